@@ -16,6 +16,7 @@
 --      instead of recomputing from a stale snapshot;
 --   3. the recomputation, in a statement that starts after the locks are granted (a
 --      fresh snapshot at READ COMMITTED).
+-- The table holds 1025 fixed rows (buckets -1..1023), so integer keys cannot overflow.
 -- Row locks live in the tuples, not in the shared lock table, so a bulk statement over
 -- a million pairs holds at most 1025 of them.
 --
@@ -23,6 +24,7 @@
 -- (SECURITY DEFINER) so an application role needs no privilege on the lock table.
 
 CREATE TABLE {schema}.verify_triggers_lock (
+    -- squawk-ignore prefer-bigint-over-int
     bucket integer PRIMARY KEY,
     generation bigint NOT NULL DEFAULT 0
 ) WITH (fillfactor = 50);
@@ -34,15 +36,6 @@ INSERT INTO {schema}.verify_triggers_lock (bucket)
 SELECT b.bucket FROM pg_catalog.generate_series(-1, 1023) AS b (bucket);
 
 REVOKE ALL ON {schema}.verify_triggers_lock FROM public;
-
--- Indexes the sync's lookups need: confirmed matches by (product, supplier), and
--- suppliers by name. products.sku and sheets (sku, supplier_name) are unique already.
-CREATE INDEX IF NOT EXISTS verify_triggers_sp_confirmed_idx
-ON {schema}.supplier_products (local_product_id, supplier_id)
-WHERE manual_confirmed;
-
-CREATE INDEX IF NOT EXISTS verify_triggers_suppliers_name_idx
-ON {schema}.suppliers (name);
 
 -- The bucket of a pair: a stable hash folded into 0..1023.
 CREATE FUNCTION {schema}.verify_triggers_bucket(p_sku text, p_supplier_name text)

@@ -1,3 +1,31 @@
 -- verify-triggers 0001: one-time reconciliation of the rows written before the triggers.
--- Verifies confirmed pairs' rows and never un-verifies a row the sync did not verify.
-SELECT {schema}.verify_triggers_sync(NULL) AS rows_changed;
+-- Verifies confirmed pairs' rows and never un-verifies a row it did not verify. Runs
+-- after the triggers are live, in batches of 1000 SKUs, each committed on its own, so
+-- no lock is held for long and rows written meanwhile are kept right by the triggers.
+DO $reconcile$
+DECLARE
+    last_sku text;
+    batch text[];
+    changed bigint := 0;
+BEGIN
+    LOOP
+        SELECT pg_catalog.array_agg(s.sku ORDER BY s.sku)
+        INTO batch
+        FROM (
+            SELECT DISTINCT sh.sku
+            FROM {schema}.product_supplier_sheets AS sh
+            WHERE last_sku IS NULL OR sh.sku > last_sku
+            ORDER BY sh.sku
+            LIMIT 1000
+        ) AS s;
+
+        EXIT WHEN batch IS NULL;
+
+        changed := changed + {schema}.verify_triggers_sync(batch);
+        last_sku := batch[pg_catalog.array_upper(batch, 1)];
+        COMMIT;
+    END LOOP;
+
+    RAISE NOTICE 'verify-triggers: reconciliation changed % sheet row(s)', changed;
+END
+$reconcile$;

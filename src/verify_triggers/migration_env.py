@@ -19,6 +19,8 @@ from .errors import VerifyTriggersError
 VERSION_TABLE = "verify_triggers_version"
 # pg_advisory_lock key serialising `upgrade`/`downgrade` runs against one database.
 MIGRATION_LOCK_KEY = 0x76657269667931  # "verify1"
+DEFAULT_LOCK_TIMEOUT = "2s"
+DEFAULT_LOCK_RETRIES = 30
 
 
 def target_schema(config, x_args: dict) -> str:
@@ -32,12 +34,33 @@ def target_schema(config, x_args: dict) -> str:
     return schema
 
 
+def lock_settings(config, x_args: dict) -> None:
+    """How long DDL may wait for a table lock per attempt, and how many attempts."""
+    config.attributes["lock_timeout"] = (
+        x_args.get("lock_timeout")
+        or config.attributes.get("lock_timeout")
+        or os.environ.get("VERIFY_TRIGGERS_LOCK_TIMEOUT")
+        or DEFAULT_LOCK_TIMEOUT
+    )
+    retries = (
+        x_args.get("lock_retries")
+        or config.attributes.get("lock_retries")
+        or os.environ.get("VERIFY_TRIGGERS_LOCK_RETRIES")
+        or DEFAULT_LOCK_RETRIES
+    )
+    try:
+        config.attributes["lock_retries"] = max(1, int(retries))
+    except ValueError:
+        raise CommandError(f"lock retries must be a whole number, not {retries!r}") from None
+
+
 def run() -> None:
     """Entry point for ``env.py``: offline script or online run, errors as one line."""
     context = alembic_context
     config = context.config
     x_args = context.get_x_argument(as_dictionary=True)
     schema = target_schema(config, x_args)
+    lock_settings(config, x_args)
     url = x_args.get("database_url") or config.attributes.get("database_url")
     options = {
         "version_table": VERSION_TABLE,
