@@ -101,3 +101,18 @@ def installed(seeded):
 def conn(installed):
     with installed.connect() as connection:
         yield connection
+
+
+@pytest.fixture
+def make_db(pg_server, template_db):
+    """Factory for more fresh databases (fixture schema, no data) within one test."""
+    janitors = []
+
+    def make() -> Database:
+        janitor, database = _new_database(pg_server, template_db)
+        janitors.append(janitor)
+        return database
+
+    yield make
+    for janitor in janitors:
+        janitor.drop()

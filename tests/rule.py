@@ -33,3 +33,29 @@ def sheet(conn, sku: str, supplier_name: str, schema: str = "app") -> tuple | No
         " WHERE sku = %s AND supplier_name = %s",
         (sku, supplier_name),
     ).fetchone()
+
+
+PEOPLE = """
+SELECT id, sku, supplier_name, verified_by, verified_at
+FROM {s}.product_supplier_sheets
+WHERE is_verified AND verified_by IS DISTINCT FROM 'verify-triggers'
+"""
+
+
+def people_verifications(conn, schema: str = "app") -> dict[int, tuple]:
+    """Verifications made by people (any stamp but the sync's, or none), by sheet row id."""
+    rows = conn.execute(PEOPLE.replace("{s}", schema)).fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def assert_rule(conn, people_before: dict[int, tuple] | None = None, schema: str = "app") -> None:
+    """Zero drift, and every verification a person made (given as taken earlier) still in place.
+
+    A person's verification is kept when its row is still verified with the same
+    verified_by and verified_at.
+    """
+    assert drift(conn, schema) == []
+    if people_before is not None:
+        now = people_verifications(conn, schema)
+        taken_away = {row_id: v for row_id, v in people_before.items() if now.get(row_id) != v}
+        assert taken_away == {}, f"verifications made by people were taken away: {taken_away}"
