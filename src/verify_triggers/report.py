@@ -1,0 +1,108 @@
+"""Plain-text and JSON renderings of the verbs' results, for the CLI."""
+
+from __future__ import annotations
+
+import json
+
+from .check import CheckReport
+from .status import INSTALLED, Status
+from .sync import SyncResult
+
+
+def table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+    lines = [indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    for row in rows:
+        lines.append(indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return lines
+
+
+def _bool(value) -> str:
+    return "null" if value is None else str(value).lower()
+
+
+def _scope(skus: list[str] | None) -> str:
+    return "all SKUs" if not skus else "SKU " + ", ".join(skus)
+
+
+def to_json(data: dict) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
+def status_lines(st: Status, where: str | None = None, verbose: bool = True) -> list[str]:
+    lines = []
+    if where:
+        lines.append(f"verify-triggers status: schema {st.schema} on {where}")
+    lines.append(f"revision: {st.applied or 'none'} applied, head {st.head}")
+    rows = []
+    if not st.installed and all(not o.healthy for o in st.objects):
+        lines.append(st.summary)
+        return lines
+    for obj in st.objects:
+        if not verbose and obj.healthy:
+            continue
+        detail = "" if obj.state == INSTALLED else obj.detail
+        rows.append([obj.state, obj.kind, obj.label, detail])
+    if rows:
+        lines += table(["STATE", "KIND", "OBJECT", "MEANING"], rows)
+    lines.append(st.summary)
+    return lines
+
+
+def check_lines(report: CheckReport, where: str) -> list[str]:
+    s = report.summary
+    lines = [f"verify-triggers check: schema {report.schema} on {where} ({_scope(report.skus)})", ""]
+    lines += table(["", ""], [
+        ["rows checked", str(s.checked)],
+        ["SYNCED", str(s.synced)],
+        ["NEEDS SYNC", str(s.needs_sync)],
+        ["STALE", str(s.stale)],
+        ["MANUAL", f"{s.manual}  (verified by a person, no confirmed match: not drift)"],
+    ])[1:]
+    if s.drift:
+        lines += ["", f"drifted rows ({s.drift}):"]
+        if report.drift:
+            lines += table(
+                ["SKU", "SUPPLIER", "IS_VERIFIED", "EXPECTED", "STATE", "CONFIRMING MATCHES"],
+                [[r.sku, r.supplier_name, _bool(r.is_verified), _bool(r.expected), r.state,
+                  ", ".join(f"#{i}" for i in r.match_ids) or "-"] for r in report.drift],
+            )
+        if len(report.drift) < s.drift:
+            lines.append(f"  ... {len(report.drift)} of {s.drift} shown (--limit N to see more)")
+    if report.diagnostics:
+        lines += ["", f"confirmed matches that verify no sheet row ({report.diagnostics_total}):"]
+        lines += [f"  {d.message}" for d in report.diagnostics]
+        if len(report.diagnostics) < report.diagnostics_total:
+            lines.append(f"  ... {len(report.diagnostics)} of {report.diagnostics_total} shown")
+    lines += ["", "triggers: " + report.triggers.summary]
+    if report.triggers.installed and not report.triggers.healthy:
+        lines += status_lines(report.triggers, verbose=False)[1:-1]
+    lines.append("")
+    if report.ok:
+        lines.append(f"OK: {s.checked} row(s) agree with their matches; triggers healthy")
+    else:
+        lines.append("FAIL: " + "; ".join(report.problems))
+    return lines
+
+
+def sync_lines(result: SyncResult, where: str) -> list[str]:
+    scope = _scope(result.skus)
+    if result.dry_run:
+        preview = result.preview
+        lines = [f"verify-triggers sync --dry-run: schema {result.schema} on {where} ({scope})"]
+        if not result.changed:
+            lines.append("nothing to change: 0 rows would change")
+            return lines
+        lines.append(f"{result.changed} row(s) would change (nothing written):")
+        lines += table(
+            ["SKU", "SUPPLIER", "IS_VERIFIED", "WOULD BECOME", "STATE"],
+            [[r.sku, r.supplier_name, _bool(r.is_verified), _bool(r.expected), r.state]
+             for r in preview.drift],
+        )
+        if len(preview.drift) < result.changed:
+            lines.append(f"  ... {len(preview.drift)} of {result.changed} shown (--limit N to see more)")
+        return lines
+    return [f"verify-triggers sync: schema {result.schema} on {where} ({scope})",
+            f"{result.changed} row(s) changed"]
