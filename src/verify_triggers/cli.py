@@ -226,13 +226,19 @@ class _MigrationLog(logging.Filter):
         return not (message.startswith("Context impl") or message.startswith("Will assume"))
 
 
+_log_handler: logging.Handler | None = None
+
+
 def _migration_logging() -> None:
+    """Alembic's "Running upgrade ..." lines on the current stderr."""
+    global _log_handler
     logger = logging.getLogger("alembic.runtime.migration")
-    if not any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler.addFilter(_MigrationLog())
-        logger.addHandler(handler)
+    if _log_handler is not None:
+        logger.removeHandler(_log_handler)
+    _log_handler = logging.StreamHandler(sys.stderr)
+    _log_handler.setFormatter(logging.Formatter("%(message)s"))
+    _log_handler.addFilter(_MigrationLog())
+    logger.addHandler(_log_handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
 

@@ -1,0 +1,202 @@
+"""`verify-triggers status`: each object's state from the catalogs, against a real server."""
+
+import pytest
+
+from clirun import isolated_env, run  # noqa: F401
+from conftest import FIXTURES, load_sql
+from verify_triggers import manifest, migrations_api, resources
+from verify_triggers import status as status_mod
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+
+def _states(result, kind="trigger") -> dict:
+    """name -> state of the objects of one kind (a trigger and its function share a name)."""
+    return {o["name"]: o["state"] for o in result.json()["objects"] if o["kind"] == kind}
+
+
+def _objects(data, kind) -> dict:
+    return {o["name"]: o for o in data["objects"] if o["kind"] == kind}
+
+
+def _expected_counts(schema="app") -> dict:
+    exp = manifest.expected(migrations_api.head_revision(), schema)
+    return {"trigger": len(exp.triggers), "function": len(exp.functions),
+            "table": len(exp.tables), "index": len(exp.indexes)}
+
+
+def test_installed_is_healthy_and_lists_every_object(installed, capsys):
+    result = run(capsys, "--database-url", installed.url(), "status")
+    assert result.code == 0, result.out + result.err
+    assert result.err == ""
+    assert "revision: 0001 applied, head 0001" in result.out
+    assert "healthy: " in result.out
+    assert "verify_triggers_sp_update on supplier_products" in result.out
+    assert "verify_triggers_sync(p_skus text[])" in result.out
+
+    data = run(capsys, "--database-url", installed.url(), "status", "--format", "json").json()
+    assert data["healthy"] is True and data["installed"] is True
+    assert data["applied"] == data["head"] == migrations_api.head_revision()
+    counts = {}
+    for obj in data["objects"]:
+        counts[obj["kind"]] = counts.get(obj["kind"], 0) + 1
+        assert obj["state"] == "INSTALLED", obj
+    assert counts == _expected_counts()
+    assert counts["trigger"] >= 12 and counts["function"] >= 10
+
+
+def test_the_expected_objects_come_from_the_revisions_sql_files():
+    exp = manifest.expected("0001", "app")
+    install = resources.sql_path("triggers/0001_install.sql").read_text()
+    for name in exp.triggers:
+        assert f"CREATE TRIGGER {name}" in install
+    for name in exp.functions:
+        assert f".{name}(" in install
+    assert "verify_triggers_sync" in exp.functions
+    assert exp.triggers["verify_triggers_sp_update"].table == "supplier_products"
+    assert exp.functions["verify_triggers_sync"].security_definer
+    assert any(c.startswith("search_path=") for c in exp.functions["verify_triggers_sync"].config)
+
+
+def test_a_later_revision_overrides_and_drops_definitions():
+    exp = manifest.expected("0001", "app")
+    later = """
+    CREATE OR REPLACE FUNCTION app.verify_triggers_sync(p_skus text[] DEFAULT NULL)
+    RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog
+    AS $fn$ BEGIN RETURN 0; END $fn$;
+    DROP TRIGGER IF EXISTS verify_triggers_sp_truncate ON app.supplier_products;
+    CREATE TRIGGER verify_triggers_sp_truncate2 AFTER TRUNCATE ON app.supplier_products
+    FOR EACH STATEMENT EXECUTE FUNCTION app.verify_triggers_truncate();
+    """
+    for statement in manifest.split_statements(later):
+        manifest._apply(exp, statement)
+    assert exp.functions["verify_triggers_sync"].body.strip() == "BEGIN RETURN 0; END"
+    assert "verify_triggers_sp_truncate" not in exp.triggers
+    assert exp.triggers["verify_triggers_sp_truncate2"].table == "supplier_products"
+
+
+def test_not_installed_is_a_finding_with_one_line_on_stderr(seeded, capsys):
+    result = run(capsys, "--database-url", seeded.url(), "status")
+    assert result.code == 1
+    assert result.err_lines == ["verify-triggers: not installed in schema 'app': run verify-triggers upgrade"]
+    assert "revision: none applied, head 0001" in result.out
+
+
+def test_after_downgrade_nothing_is_installed(installed, capsys):
+    installed.downgrade("base")
+    result = run(capsys, "--database-url", installed.url(), "status", "--format", "json")
+    assert result.code == 1
+    data = result.json()
+    assert data["installed"] is False and data["applied"] is None
+    assert {o["state"] for o in result.json()["objects"]} == {"MISSING"}
+
+
+@pytest.mark.parametrize("alter, state, code", [
+    ("DISABLE TRIGGER verify_triggers_sp_update", "DISABLED", 1),
+    ("ENABLE REPLICA TRIGGER verify_triggers_sp_update", "REPLICA-ONLY", 1),
+    ("ENABLE ALWAYS TRIGGER verify_triggers_sp_update", "ALWAYS", 0),
+])
+def test_trigger_firing_modes(installed, capsys, alter, state, code):
+    with installed.connect() as conn:
+        conn.execute(f"ALTER TABLE app.supplier_products {alter}")
+    result = run(capsys, "--database-url", installed.url(), "status")
+    assert result.code == code, result.out
+    line = next(l for l in result.out.splitlines() if "verify_triggers_sp_update on" in l)
+    assert line.split()[0] == state
+    meaning = status_mod.TRIGGER_MODES[{"DISABLED": "D", "REPLICA-ONLY": "R", "ALWAYS": "A"}[state]][1]
+    assert meaning in line
+    others = [s for n, s in _states(run(capsys, "--database-url", installed.url(), "status",
+                                        "--format", "json")).items() if n != "verify_triggers_sp_update"]
+    assert set(others) == {"INSTALLED"}
+    if code:
+        assert "UNHEALTHY" in result.out and state.lower() in result.out
+
+
+def test_disable_trigger_all_shows_every_trigger_of_the_table_disabled(installed, capsys):
+    with installed.connect() as conn:
+        conn.execute("ALTER TABLE app.product_supplier_sheets DISABLE TRIGGER ALL")
+    result = run(capsys, "--database-url", installed.url(), "status", "--format", "json")
+    assert result.code == 1
+    states = _states(result)
+    assert states["verify_triggers_sheet_insert"] == states["verify_triggers_sheet_update"] == "DISABLED"
+
+
+def test_a_function_changed_by_hand_is_outdated(installed, capsys):
+    with installed.connect() as conn:
+        definition = conn.execute(
+            "SELECT pg_get_functiondef('app.verify_triggers_bump_epoch()'::regprocedure)").fetchone()[0]
+        assert "generation + 1" in definition
+        conn.execute(definition.replace("generation + 1", "generation + 2"))
+        conn.execute("ALTER FUNCTION app.verify_triggers_lock_epoch() RESET search_path")
+    result = run(capsys, "--database-url", installed.url(), "status", "--format", "json")
+    assert result.code == 1
+    objects = _objects(result.json(), "function")
+    assert objects["verify_triggers_bump_epoch"]["state"] == "OUTDATED"
+    assert "body" in objects["verify_triggers_bump_epoch"]["detail"]
+    assert objects["verify_triggers_lock_epoch"]["state"] == "OUTDATED"
+    assert "SET options" in objects["verify_triggers_lock_epoch"]["detail"]
+    assert objects["verify_triggers_sync"]["state"] == "INSTALLED"
+
+
+def test_security_invoker_and_sql_standard_body_changes_are_outdated(installed, capsys):
+    with installed.connect() as conn:
+        conn.execute("ALTER FUNCTION app.verify_triggers_sync(text[]) SECURITY INVOKER")
+        definition = conn.execute(
+            "SELECT pg_get_functiondef('app.verify_triggers_bucket(text, text)'::regprocedure)").fetchone()[0]
+        assert "1023" in definition
+        conn.execute(definition.replace("1023", "511"))
+    objects = _objects(run(capsys, "--database-url", installed.url(), "status",
+                           "--format", "json").json(), "function")
+    assert objects["verify_triggers_sync"]["state"] == "OUTDATED"
+    assert "SECURITY DEFINER" in objects["verify_triggers_sync"]["detail"]
+    assert objects["verify_triggers_bucket"]["state"] == "OUTDATED"
+
+
+def test_a_redefined_trigger_is_outdated_and_a_dropped_one_missing(installed, capsys):
+    with installed.connect() as conn:
+        conn.execute("DROP TRIGGER verify_triggers_sp_insert ON app.supplier_products")
+        conn.execute("CREATE TRIGGER verify_triggers_sp_insert AFTER INSERT ON app.supplier_products"
+                     " FOR EACH ROW EXECUTE FUNCTION app.verify_triggers_sheet_insert()")
+        conn.execute("DROP TRIGGER verify_triggers_supplier_renamed ON app.suppliers")
+        conn.execute("DROP INDEX app.verify_triggers_suppliers_name_idx")
+    result = run(capsys, "--database-url", installed.url(), "status")
+    assert result.code == 1
+    data = run(capsys, "--database-url", installed.url(), "status", "--format", "json").json()
+    triggers = _objects(data, "trigger")
+    assert triggers["verify_triggers_sp_insert"]["state"] == "OUTDATED"
+    assert triggers["verify_triggers_supplier_renamed"]["state"] == "MISSING"
+    assert _objects(data, "index")["verify_triggers_suppliers_name_idx"]["state"] == "MISSING"
+    assert _objects(data, "function")["verify_triggers_sp_insert"]["state"] == "INSTALLED"
+    assert data["healthy"] is False
+    assert any("missing" in p for p in data["problems"])
+
+
+def test_an_unknown_verify_triggers_trigger_is_reported_extra(installed, capsys):
+    with installed.connect() as conn:
+        conn.execute("CREATE TRIGGER verify_triggers_leftover AFTER INSERT ON app.products"
+                     " FOR EACH STATEMENT EXECUTE FUNCTION app.verify_triggers_truncate()")
+    data = run(capsys, "--database-url", installed.url(), "status", "--format", "json").json()
+    leftover = next(o for o in data["objects"] if o["name"] == "verify_triggers_leftover")
+    assert leftover["state"] == "EXTRA" and leftover["table"] == "products"
+    assert data["healthy"] is False
+
+
+def test_a_schema_whose_name_needs_quoting(db, capsys):
+    schema = 'Shop "Data"'
+    with db.connect() as conn:
+        load_sql(conn, FIXTURES / "schema.sql", schema)
+        load_sql(conn, FIXTURES / "seed.sql", schema)
+    db.upgrade(schema=schema)
+    result = run(capsys, "--database-url", db.url(), "--schema", schema, "status", "--format", "json")
+    assert result.code == 0, result.out
+    assert {o["state"] for o in result.json()["objects"]} == {"INSTALLED"}
+    # the default schema of the same database has the tables but nothing installed
+    assert run(capsys, "--database-url", db.url(), "status").code == 1
+
+
+def test_python_api_returns_data(installed):
+    with installed.connect() as conn:
+        st = status_mod.status(conn, "app")
+    assert st.healthy and st.installed and st.applied == st.head
+    assert all(o.state == status_mod.INSTALLED for o in st.objects)
+    assert st.to_dict()["summary"].startswith("healthy")
