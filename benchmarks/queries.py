@@ -138,6 +138,9 @@ WHERE manual_confirmed IS DISTINCT FROM (id %% 100 < %(pct)s)
 """)
 
 # --- (b) columns the sync does not depend on -------------------------------------------
+SP_PRICE_ONE = _q("UPDATE {s}.supplier_products SET supplier_price = supplier_price WHERE id = 1")
+SHEET_PRICE_ONE = _q("UPDATE {s}.product_supplier_sheets SET price_cny = price_cny WHERE id = 1")
+SET_STATEMENT_TIMEOUT = sql.SQL("SELECT pg_catalog.set_config('statement_timeout', %(ms)s, false)")
 SP_PRICE = _q("UPDATE {s}.supplier_products SET supplier_price = supplier_price * 1.01, updated_at = now()")
 SHEET_PRICE = _q("UPDATE {s}.product_supplier_sheets SET price_cny = price_cny * 1.01, updated_at = now()")
 

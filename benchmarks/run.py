@@ -382,6 +382,54 @@ class Size:
             self.result[key] = interleaved(self.args.repeat, approaches,
                                            after=lambda name: self.after(roles[name]))
 
+    # (e) the plan a session caches: one single-row write first, then the bulk statement
+    def warm_session(self) -> None:
+        """A pooled connection that has done one single-row write, then a bulk statement.
+
+        PL/pgSQL caches the plan of a query without parameters at its first execution, in
+        the session: a plan made for a 1-row transition table is reused for a 100k-row one.
+        Each case runs once per repeat on a new connection, capped by --warm-timeout.
+        """
+        cases = {
+            "sp_price_after_single_row": (q.SP_PRICE_ONE, q.SP_PRICE),
+            "confirm_after_single_row": (q.SP_PRICE_ONE, q.CONFIRM_ALL),
+            "sheet_price_after_single_row": (q.SHEET_PRICE_ONE, q.SHEET_PRICE),
+        }
+        fresh = {"sp_price_after_single_row": self.result["unrelated_sp_price"]["triggers"]["median_s"],
+                 "confirm_after_single_row": self.result["bulk_confirm"]["triggers"]["median_s"],
+                 "sheet_price_after_single_row": self.result["unrelated_sheet_price"]["triggers"]["median_s"]}
+        baseline = {"sp_price_after_single_row": self.result["unrelated_sp_price"]["no_triggers"]["median_s"],
+                    "confirm_after_single_row": self.result["bulk_confirm"]["hand_written"]["median_s"],
+                    "sheet_price_after_single_row": self.result["unrelated_sheet_price"]["no_triggers"]["median_s"]}
+        out = {}
+        timeout_ms = int(self.args.warm_timeout * 1000)
+        for name, (first, bulk) in cases.items():
+            runs = []
+            for _ in range(self.args.repeat):
+                with self.server.connect(self.names["triggers"]) as conn:
+                    with conn.transaction(force_rollback=True):
+                        conn.execute(first)
+                    conn.execute(q.SET_STATEMENT_TIMEOUT, {"ms": str(timeout_ms)})
+                    try:
+                        run = run_rolled_back(conn, [bulk], {})
+                        runs.append({"seconds": run["seconds"], "timed_out": False, "drift": run["rule"]["drift"]})
+                    except psycopg.errors.QueryCanceled:
+                        runs.append({"seconds": self.args.warm_timeout, "timed_out": True, "drift": None})
+                self.after("triggers")
+                if runs[-1]["timed_out"]:
+                    break  # one timeout says it; repeating it costs minutes
+            seconds = statistics.median(r["seconds"] for r in runs)
+            out[name] = {
+                "median_s": seconds,
+                "runs_s": [r["seconds"] for r in runs],
+                "timed_out": any(r["timed_out"] for r in runs),
+                "timeout_s": self.args.warm_timeout,
+                "drift": max((r["drift"] for r in runs if r["drift"] is not None), default=None),
+                "fresh_session_s": fresh[name],
+                "baseline_s": baseline[name],
+            }
+        self.result["warm_session"] = out
+
     # (d)
     def check_and_sync(self) -> None:
         conn = self.conns["triggers"]
@@ -463,6 +511,8 @@ class Size:
             report.print_bulk(self.n, self.result)
             self.unrelated()
             report.print_unrelated(self.n, self.result)
+            self.warm_session()
+            report.print_warm(self.n, self.result)
             self.check_and_sync()
             report.print_check(self.n, self.result)
             self.single_row()
@@ -477,28 +527,53 @@ class Size:
 def cli_command() -> list[str] | None:
     if importlib.util.find_spec("verify_triggers.cli") is None:
         return None
-    return [sys.executable, "-m", "verify_triggers.cli"]
+    return [sys.executable, "-m", "verify_triggers"]
+
+
+def _cli(command: list[str], verb: str, env: dict) -> tuple[float, int, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command + [verb, "--format", "json"], capture_output=True, text=True, env=env)
+    return time.perf_counter() - start, done.returncode, (done.stdout + done.stderr).strip()[-300:]
 
 
 def cli_timings(args, server: Server, dbname: str, conn) -> dict | None:
+    """Wall time of ``verify-triggers check`` and ``sync`` (Python start-up included),
+    on the clean database and with N rows drifted (committed behind the triggers' back,
+    repaired by the sync itself, then put back)."""
     command = cli_command()
     if command is None:
         return None
     env = server.env()
     env["DATABASE_URL"] = server.url(dbname)
     env["VERIFY_TRIGGERS_SCHEMA"] = q.SCHEMA
+    names = ("cli_check_clean", "cli_sync_clean", "cli_check_drifted", "cli_sync_drifted")
+    runs = {name: [] for name in names}
+    for _ in range(args.repeat):
+        for name in names[:2]:
+            seconds, code, tail = _cli(command, name.split("_")[1], env)
+            runs[name].append({"seconds": seconds, "exit": code, "tail": tail, "rule": rule_state(conn)})
+        with conn.transaction():
+            conn.execute(q.REPLICA_ROLE)
+            conn.execute(q.CONFIRM_ALL)
+        drifted = rule_state(conn)
+        for name in names[2:]:
+            seconds, code, tail = _cli(command, name.split("_")[1], env)
+            runs[name].append({"seconds": seconds, "exit": code, "tail": tail, "rule": rule_state(conn),
+                               "drift_before": drifted["drift"]})
+        with conn.transaction():  # back to nothing confirmed, through the triggers
+            conn.execute(q.SET_CONFIRMED_SHARE, {"pct": 0})
+        vacuum(conn, with_lock_table=True)
     out = {}
-    for verb in ("check", "sync"):
-        times, codes, tail = [], [], ""
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            done = subprocess.run(command + [verb], capture_output=True, text=True, env=env)
-            times.append(time.perf_counter() - start)
-            codes.append(done.returncode)
-            tail = (done.stdout + done.stderr).strip()[-400:]
-        out[f"cli_{verb}_clean"] = {"median_s": statistics.median(times), "runs_s": times,
-                                    "exit_codes": codes, "output_tail": tail,
-                                    "drift": rule_state(conn)["drift"]}
+    for name, rs in runs.items():
+        out[name] = {
+            "median_s": statistics.median(r["seconds"] for r in rs),
+            "runs_s": [r["seconds"] for r in rs],
+            "exit_codes": [r["exit"] for r in rs],
+            "output_tail": rs[-1]["tail"],
+            "drift": max(r["rule"]["drift"] for r in rs),
+            "human_verified": min(r["rule"]["human_verified"] for r in rs),
+            **({"drift_before": max(r["drift_before"] for r in rs)} if "drift_before" in rs[0] else {}),
+        }
     return out
 
 
@@ -555,6 +630,9 @@ def parse_args(argv=None):
     parser.add_argument("--pgbench-seconds", type=int, default=5, help="duration of each pgbench run")
     parser.add_argument("--pgbench-transactions", type=int, default=0,
                         help="cycles per client per pgbench run instead of --pgbench-seconds")
+    parser.add_argument("--warm-timeout", type=float, default=30.0,
+                        help="statement_timeout (s) of the bulk statements in a session that ran a "
+                             "single-row write first (default 30)")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart (no matplotlib needed)")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args(argv)
