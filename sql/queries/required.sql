@@ -1,6 +1,6 @@
 -- verify-triggers CLI: what the sync needs and the target schema lacks, one row each:
 -- 'schema' when the schema itself is missing, else 'table <name>' and
--- 'column <table>.<column>'. No rows: everything is there.
+-- 'column <table>.<column>', in name order. No rows: everything is there.
 WITH required (tbl, col) AS (
     VALUES
     ('suppliers', NULL), ('suppliers', 'id'), ('suppliers', 'name'),
@@ -53,4 +53,6 @@ WHERE
                 AND a.attnum > 0
                 AND NOT a.attisdropped
         )
-    );
+    )
+
+ORDER BY missing;

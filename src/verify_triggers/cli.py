@@ -230,12 +230,12 @@ _log_handler: logging.Handler | None = None
 
 
 def _migration_logging() -> None:
-    """Alembic's "Running upgrade ..." lines on the current stderr."""
+    """Alembic's "Running upgrade ..." lines on stdout: stderr is for the one error line."""
     global _log_handler
     logger = logging.getLogger("alembic.runtime.migration")
     if _log_handler is not None:
         logger.removeHandler(_log_handler)
-    _log_handler = logging.StreamHandler(sys.stderr)
+    _log_handler = logging.StreamHandler(sys.stdout)
     _log_handler.setFormatter(logging.Formatter("%(message)s"))
     _log_handler.addFilter(_MigrationLog())
     logger.addHandler(_log_handler)
@@ -243,11 +243,13 @@ def _migration_logging() -> None:
     logger.propagate = False
 
 
-def _online_target(args) -> database.Target:
-    """The target of a migration verb that connects: checked for reachability first."""
+def _online_target(args, tables: bool = False) -> database.Target:
+    """The target of a migration verb that connects: reachable (and, with ``tables``,
+    holding what the sync needs), checked before Alembic starts."""
     target = _target(args)
-    with database.connect(target.url):
-        pass
+    with database.connect(target.url) as conn:
+        if tables:
+            database.require_tables(conn, target.schema)
     return target
 
 
@@ -269,7 +271,7 @@ def _upgrade(args) -> int:
         config = migrations_api.make_config(args.database_url, args.schema or DEFAULT_SCHEMA)
         migrations_api.upgrade(config, args.revision, sql=True)
         return 0
-    target = _online_target(args)
+    target = _online_target(args, tables=True)
     _migration_logging()
     migrations_api.upgrade(migrations_api.make_config(target.url, target.schema), args.revision)
     _report_revision(target)
