@@ -1,0 +1,202 @@
+"""Errors: each one clear line on stderr, exit 2 (1 where it is a finding), never a
+traceback. Run as real subprocesses of `python -m verify_triggers`."""
+
+import os
+import socket
+import time
+
+import psycopg
+import pytest
+
+import pgserver
+from clirun import assert_one_line_error, clean_env, subprocess_run
+from verify_triggers import database
+
+
+def _url(server: pgserver.Server, dbname: str, user: str, password: str | None = None) -> str:
+    auth = f"{user}:{password}" if password is not None else user
+    if server.host.startswith("/"):
+        return f"postgresql://{auth}@/{dbname}?host={server.host}&port={server.port}"
+    return f"postgresql://{auth}@{server.host}:{server.port}/{dbname}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("verb", [["check"], ["status"], ["sync"], ["upgrade"],
+                                  ["downgrade", "base"], ["current"]])
+def test_unreachable_server(verb):
+    port = _free_port()
+    result = subprocess_run("--database-url", f"postgresql://postgres@127.0.0.1:{port}/shop", *verb)
+    assert_one_line_error(result, 2, f"cannot connect to postgres@127.0.0.1:{port}/shop",
+                          "connection refused")
+
+
+def test_unknown_host():
+    result = subprocess_run("--database-url", "postgresql://postgres@no-such-host.invalid/shop", "check")
+    assert_one_line_error(result, 2, "cannot connect to postgres@no-such-host.invalid:5432/shop")
+
+
+def test_database_that_does_not_exist(pg_server):
+    result = subprocess_run("--database-url", _url(pg_server, "vt_no_such_db", pg_server.user), "check")
+    assert_one_line_error(result, 2, 'database "vt_no_such_db" does not exist')
+
+
+def test_role_that_does_not_exist_is_refused(seeded, pg_server):
+    url = _url(pg_server, seeded.name, f"vt_nobody_{os.getpid()}")
+    for verb in (["check"], ["upgrade"]):
+        result = subprocess_run("--database-url", url, *verb)
+        assert_one_line_error(result, 2, "the server refused authentication for",
+                              f'role "vt_nobody_{os.getpid()}" does not exist')
+
+
+@pytest.fixture(scope="module")
+def password_server():
+    """A server of its own whose role vt_secret must give its password (scram-sha-256)."""
+    server = pgserver.start_embedded()
+    try:
+        with server.connect(autocommit=True) as conn:
+            conn.execute("CREATE ROLE vt_secret LOGIN PASSWORD 'right-password'")
+            hba = conn.execute("SHOW hba_file").fetchone()[0]
+            with open(hba, encoding="utf-8") as f:
+                rules = f.read()
+            with open(hba, "w", encoding="utf-8") as f:
+                f.write("local all vt_secret scram-sha-256\nhost all vt_secret all scram-sha-256\n" + rules)
+            conn.execute("SELECT pg_reload_conf()")
+        # wait (boundedly) until the reloaded rules are in force
+        for _ in range(200):
+            try:
+                psycopg.connect(host=server.host, port=server.port, dbname="postgres",
+                                user="vt_secret", password="wrong").close()
+            except psycopg.OperationalError as exc:
+                if "password authentication failed" in str(exc):
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("pg_hba.conf reload never took effect")
+        yield server
+    finally:
+        pgserver.stop(server)
+
+
+def test_wrong_password_is_refused(password_server):
+    url = _url(password_server, "postgres", "vt_secret", "wrong-password")
+    result = subprocess_run("--database-url", url, "check")
+    assert_one_line_error(result, 2, "the server refused authentication for vt_secret@",
+                          'password authentication failed for user "vt_secret"')
+    assert "wrong-password" not in result.err
+    right = subprocess_run("--database-url", _url(password_server, "postgres", "vt_secret",
+                                                  "right-password"), "check")
+    # authenticated: now the schema is what is missing
+    assert_one_line_error(right, 2, "schema 'app' does not exist")
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("garbage", "malformed database URL"),
+    ("postgresql://u@h:notaport/db", "malformed database URL"),
+    ("mysql://u@h/db", "unsupported database URL scheme 'mysql'"),
+    ("postgresql://u@h/", "database URL names no database"),
+])
+def test_malformed_url(url, fragment):
+    for verb in (["check"], ["upgrade"], ["status"]):
+        assert_one_line_error(subprocess_run("--database-url", url, *verb), 2, fragment)
+
+
+def test_no_url_at_all():
+    result = subprocess_run("check", env=clean_env())
+    assert_one_line_error(result, 2, "no database URL: pass --database-url or set DATABASE_URL")
+
+
+def test_password_is_never_printed():
+    port = _free_port()
+    result = subprocess_run("--database-url", f"postgresql://app:s3cret@127.0.0.1:{port}/shop", "check")
+    assert_one_line_error(result, 2, f"cannot connect to app@127.0.0.1:{port}/shop")
+    assert "s3cret" not in result.err
+
+
+@pytest.mark.parametrize("verb", [["check"], ["status"], ["sync"], ["sync", "--dry-run"], ["upgrade"]])
+def test_missing_schema(seeded, verb):
+    result = subprocess_run("--database-url", seeded.url(), "--schema", "nosuch", *verb)
+    assert_one_line_error(result, 2, "schema 'nosuch' does not exist in this database")
+
+
+def test_missing_tables_and_columns(db):
+    with db.connect() as conn:
+        conn.execute("CREATE SCHEMA empty")
+        conn.execute("ALTER TABLE app.product_supplier_sheets DROP COLUMN verified_at")
+    result = subprocess_run("--database-url", db.url(), "--schema", "empty", "check")
+    assert_one_line_error(result, 2, "schema 'empty' lacks table product_supplier_sheets, table products")
+    for verb in (["check"], ["status"], ["sync"], ["upgrade"]):
+        result = subprocess_run("--database-url", db.url(), *verb)
+        assert_one_line_error(result, 2, "schema 'app' lacks column product_supplier_sheets.verified_at")
+
+
+def test_not_installed(seeded):
+    url = seeded.url()
+    check = subprocess_run("--database-url", url, "check")
+    assert_one_line_error(check, 1, "not installed in schema 'app': run verify-triggers upgrade")
+    assert "NEEDS SYNC    4" in check.out  # the finding is reported on stdout
+    status = subprocess_run("--database-url", url, "status")
+    assert_one_line_error(status, 1, "run verify-triggers upgrade")
+    sync = subprocess_run("--database-url", url, "sync")
+    assert_one_line_error(sync, 2, "not installed in schema 'app': run verify-triggers upgrade")
+
+
+@pytest.mark.parametrize("args", [
+    ["frobnicate"], ["check", "--format", "xml"], ["check", "--limit", "-1"],
+    ["check", "--limit", "ten"], ["downgrade"], [],
+])
+def test_usage_errors(args):
+    result = subprocess_run(*args, env=clean_env(DATABASE_URL="postgresql://u@127.0.0.1:1/x"))
+    assert result.code == 2
+    assert "Traceback" not in result.err
+    assert "usage: verify-triggers" in result.err
+
+
+def test_empty_schema_name(seeded):
+    assert_one_line_error(subprocess_run("--database-url", seeded.url(), "--schema", "", "check"),
+                          2, "--schema must not be empty")
+
+
+@pytest.fixture
+def limited_role(installed, pg_server):
+    """A monitoring role that may read the tables but not run the repair function."""
+    role = f"vt_monitor_{os.getpid()}"
+    with installed.connect() as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA app TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA app TO {role}")
+    try:
+        yield _url(pg_server, installed.name, role)
+    finally:
+        with installed.connect() as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_read_only_role_can_check_but_not_sync(limited_role):
+    check = subprocess_run("--database-url", limited_role, "check")
+    assert check.code == 0, check.out + check.err
+    sync = subprocess_run("--database-url", limited_role, "sync", "--sku", "BMX136")
+    assert sync.code == 0  # nothing drifted: nothing to call
+    status = subprocess_run("--database-url", limited_role, "status")
+    assert status.code == 0, status.out + status.err
+
+
+def test_permission_denied_is_one_line(limited_role, installed):
+    with installed.connect() as conn:
+        conn.execute("ALTER TABLE app.product_supplier_sheets DISABLE TRIGGER verify_triggers_sheet_update")
+        conn.execute("UPDATE app.product_supplier_sheets SET is_verified = false WHERE sku = 'BMX136'")
+    result = subprocess_run("--database-url", limited_role, "sync")
+    assert_one_line_error(result, 2, "database error: permission denied for function verify_triggers_sync")
+
+
+def test_connection_error_line_names_the_reason():
+    exc = psycopg.OperationalError(
+        'connection failed: connection to server at "10.0.0.1", port 5432 failed: '
+        'FATAL:  no pg_hba.conf entry for host "10.0.0.2", user "app", database "shop"')
+    line = database.connection_error_line(exc, "app@10.0.0.1:5432/shop")
+    assert line.startswith("the server refused authentication for app@10.0.0.1:5432/shop: no pg_hba.conf")
