@@ -46,7 +46,8 @@ def validated_url(url: str | None) -> str:
     except VerifyTriggersError:
         raise
     except ValueError as exc:  # e.g. a port that is not a number
-        raise VerifyTriggersError(f"malformed database URL ({exc})") from None
+        reason = "its port is not a number" if "int()" in str(exc) else str(exc)
+        raise VerifyTriggersError(f"malformed database URL {dburl._redact(url)!r}: {reason}") from None
 
 
 def describe(url: str) -> str:

@@ -46,7 +46,10 @@ def status_lines(st: Status, where: str | None = None, verbose: bool = True) -> 
         detail = "" if obj.state == INSTALLED else obj.detail
         rows.append([obj.state, obj.kind, obj.label, detail])
     if rows:
-        lines += table(["STATE", "KIND", "OBJECT", "MEANING"], rows)
+        if any(row[3] for row in rows):
+            lines += table(["STATE", "KIND", "OBJECT", "MEANING"], rows)
+        else:
+            lines += table(["STATE", "KIND", "OBJECT"], [row[:3] for row in rows])
     lines.append(st.summary)
     return lines
 
