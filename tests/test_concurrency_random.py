@@ -54,7 +54,8 @@ def hot(installed):
                     )
                 alice = (sku, name) in ALICE_PAIRS
                 conn.execute(
-                    "INSERT INTO app.product_supplier_sheets (sku, supplier_name, is_verified, verified_by, verified_at)"
+                    "INSERT INTO app.product_supplier_sheets"
+                    " (sku, supplier_name, is_verified, verified_by, verified_at)"
                     " VALUES (%s, %s, %s, %s, CASE WHEN %s THEN now() END)",
                     (sku, name, alice, "alice" if alice else None, alice),
                 )

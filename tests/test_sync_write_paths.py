@@ -70,6 +70,13 @@ def add_sheet(conn, sku: str, supplier_name: str, **columns) -> int:
     ).fetchone()[0]
 
 
+def sync_stamped(conn) -> int:
+    """How many sheet rows carry the sync's stamp."""
+    return conn.execute(
+        "SELECT count(*) FROM app.product_supplier_sheets WHERE verified_by = %s", (SYNC,)
+    ).fetchone()[0]
+
+
 def state(conn, sku: str, supplier_name: str) -> tuple:
     """(is_verified, verified_by) of one sheet row."""
     return sheet(conn, sku, supplier_name)[:2]
@@ -320,10 +327,14 @@ def test_renaming_a_sheet_rows_supplier_name_follows_the_new_pair(world, people)
 
 
 def test_renaming_a_supplier_across_many_sheet_rows_in_one_statement_keeps_the_rule(world, people):
-    world.execute("UPDATE app.product_supplier_sheets SET supplier_name = 'KEMEISING-OLD' WHERE supplier_name = 'KEMEISING'")
+    world.execute(
+        "UPDATE app.product_supplier_sheets SET supplier_name = 'KEMEISING-OLD' WHERE supplier_name = 'KEMEISING'"
+    )
     assert state(world, "BMX136", "KEMEISING-OLD") == (False, None)
     assert state(world, "AUR516", "KEMEISING-OLD") == (False, None)
-    world.execute("UPDATE app.product_supplier_sheets SET supplier_name = 'KEMEISING' WHERE supplier_name = 'KEMEISING-OLD'")
+    world.execute(
+        "UPDATE app.product_supplier_sheets SET supplier_name = 'KEMEISING' WHERE supplier_name = 'KEMEISING-OLD'"
+    )
     assert state(world, "BMX136", "KEMEISING") == (True, SYNC)
     assert state(world, "AUR516", "KEMEISING") == (True, SYNC)
     assert_rule(world, people)
@@ -514,7 +525,7 @@ def test_renaming_a_products_sku_moves_verification_to_the_rows_of_the_new_sku(w
 
 def test_renaming_many_products_in_one_statement_keeps_the_rule(world, people):
     world.execute("UPDATE app.products SET sku = sku || '-V2'")
-    assert world.execute("SELECT count(*) FROM app.product_supplier_sheets WHERE verified_by = %s", (SYNC,)).fetchone() == (0,)
+    assert sync_stamped(world) == 0
     assert_rule(world, people)
     world.execute("UPDATE app.products SET sku = left(sku, -3)")
     assert state(world, "AUR516", "KEMEISING") == (True, SYNC)
@@ -561,7 +572,7 @@ def test_deleting_a_supplier_unverifies_the_rows_its_matches_confirmed(world, pe
 
 def test_truncating_products_with_their_matches_unverifies_only_the_syncs_rows(world, people):
     world.execute("TRUNCATE app.products CASCADE")
-    assert world.execute("SELECT count(*) FROM app.product_supplier_sheets WHERE verified_by = %s", (SYNC,)).fetchone() == (0,)
+    assert sync_stamped(world) == 0
     assert_rule(world, people)
 
 
@@ -633,7 +644,20 @@ def test_a_confirm_inside_a_rolled_back_savepoint_is_undone_and_later_writes_sti
                 world.execute("DO $$ BEGIN RAISE EXCEPTION 'nested failure'; END $$")
         assert state(world, "AUR516", "WANKE") == (False, None)
         world.execute(
-            "UPDATE app.product_supplier_sheets SET is_verified = false WHERE sku = 'BMX136' AND supplier_name = 'XINRUI'"
+            "UPDATE app.product_supplier_sheets SET is_verified = false"
+            " WHERE sku = 'BMX136' AND supplier_name = 'XINRUI'"
         )
         assert state(world, "BMX136", "XINRUI") == (True, SYNC)
     assert_rule(world, people)
+
+
+def test_every_sync_function_pins_its_search_path(world):
+    functions = world.execute(
+        "SELECT p.proname, p.proconfig FROM pg_catalog.pg_proc p"
+        " JOIN pg_catalog.pg_language l ON l.oid = p.prolang"
+        " WHERE p.proname LIKE 'verify\\_triggers%' AND l.lanname = 'plpgsql'"
+    ).fetchall()
+    assert functions
+    unpinned = [name for name, config in functions
+                if not any(setting.startswith("search_path=") for setting in config or [])]
+    assert unpinned == []
