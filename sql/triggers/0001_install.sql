@@ -171,6 +171,8 @@ RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- a generic plan cannot fold "p_skus IS NULL OR ..." and scans every row per call
+SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     skus text[];

@@ -9,6 +9,10 @@ DECLARE
     changed bigint := 0;
 BEGIN
     LOOP
+        -- Each batch commits, which resets this: a cached generic plan could not use
+        -- the index for "last_sku IS NULL OR sku > last_sku" and would rescan from the start.
+        PERFORM pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', true);
+
         SELECT pg_catalog.array_agg(s.sku ORDER BY s.sku)
         INTO batch
         FROM (
