@@ -200,3 +200,12 @@ def test_connection_error_line_names_the_reason():
         'FATAL:  no pg_hba.conf entry for host "10.0.0.2", user "app", database "shop"')
     line = database.connection_error_line(exc, "app@10.0.0.1:5432/shop")
     assert line.startswith("the server refused authentication for app@10.0.0.1:5432/shop: no pg_hba.conf")
+
+
+def test_a_hostile_schema_name_is_an_identifier(installed):
+    hostile = 'app"; DROP TABLE app.products; --'
+    for verb in (["check"], ["status"], ["sync"]):
+        result = subprocess_run("--database-url", installed.url(), "--schema", hostile, *verb)
+        assert_one_line_error(result, 2, "does not exist in this database")
+    with installed.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM app.products").fetchone()[0] == 3

@@ -1,6 +1,7 @@
 """`verify-triggers status`: each object's state from the catalogs, against a real server."""
 
 import pytest
+from psycopg import sql
 
 from clirun import isolated_env, run  # noqa: F401
 from conftest import FIXTURES, load_sql
@@ -200,3 +201,19 @@ def test_python_api_returns_data(installed):
     assert st.healthy and st.installed and st.applied == st.head
     assert all(o.state == status_mod.INSTALLED for o in st.objects)
     assert st.to_dict()["summary"].startswith("healthy")
+
+
+def test_definitions_compare_equal_whatever_the_search_path(installed, capsys):
+    """The server qualifies names only when search_path does not find them: a session
+    whose search_path holds the schema still sees every object current."""
+    with installed.connect() as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET search_path = app, public").format(
+            sql.Identifier(installed.name)))
+    with installed.connect() as conn:
+        assert conn.execute("SHOW search_path").fetchone()[0] == "app, public"
+        definition = conn.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger"
+                                  " WHERE tgname = 'verify_triggers_product_renamed'").fetchone()[0]
+        assert "EXECUTE FUNCTION verify_triggers_product_renamed()" in definition  # unqualified
+    result = run(capsys, "--database-url", installed.url(), "status", "--format", "json")
+    assert result.code == 0, result.out
+    assert {o["state"] for o in result.json()["objects"]} == {"INSTALLED"}

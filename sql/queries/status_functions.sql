@@ -1,5 +1,4 @@
--- verify-triggers CLI `status`: the sync's functions as the catalog holds them. Run with
--- search_path = pg_catalog so that every deparsed name comes out schema-qualified.
+-- verify-triggers CLI `status`: the sync's functions as the catalog holds them.
 SELECT
     p.proname AS name,
     l.lanname AS language,

@@ -319,17 +319,21 @@ _CAST = re.compile(
 )
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, schema: str | None = None) -> str:
     """A definition reduced to what survives the server's round trip.
 
-    Case, whitespace, double quotes, parentheses, ``pg_catalog.`` and explicit casts
-    are dropped: the server re-quotes identifiers, parenthesises expressions and adds
-    casts when it stores a trigger's WHEN clause or a SQL-standard function body.
+    Case, whitespace, double quotes, parentheses, explicit casts and the ``pg_catalog.``
+    and ``<schema>.`` qualifiers are dropped: the server re-quotes identifiers,
+    parenthesises expressions and adds casts when it stores a trigger's WHEN clause or a
+    SQL-standard function body, and qualifies names only when the session's search_path
+    does not find them.
     """
     text = text.lower().replace('"', "")
     text = re.sub(r"\bexecute\s+procedure\b", "execute function", text)
     text = _CAST.sub("", text)
-    text = text.replace("pg_catalog.", "")
+    for qualifier in ("pg_catalog", schema.lower().replace('"', "") if schema else None):
+        if qualifier:
+            text = re.sub(r"(?<![\w$])" + re.escape(qualifier) + r"\s*\.\s*", "", text)
     text = re.sub(r"[\s()]+", "", text)
     return text.rstrip(";")
 
@@ -350,7 +354,7 @@ def normalize_config(entries) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def function_differences(expected: FunctionDef, found: dict) -> list[str]:
+def function_differences(expected: FunctionDef, found: dict, schema: str | None = None) -> list[str]:
     """What differs between a function's expected definition and its pg_proc row."""
     diffs = []
     if normalize_type(expected.args) != normalize_type(found["args"]):
@@ -366,7 +370,7 @@ def function_differences(expected: FunctionDef, found: dict) -> list[str]:
     if normalize_config(expected.config) != normalize_config(found["config"]):
         diffs.append("SET options")
     if expected.sql_body:
-        if normalize(expected.body) != normalize(found["sql_body"] or ""):
+        if normalize(expected.body, schema) != normalize(found["sql_body"] or "", schema):
             diffs.append("body")
     elif _body(expected.body) != _body(found["source"] or ""):
         diffs.append("body")
@@ -377,5 +381,5 @@ def _body(text: str) -> str:
     return text.replace("\r\n", "\n").strip()
 
 
-def trigger_differs(expected: TriggerDef, definition: str) -> bool:
-    return normalize(expected.definition) != normalize(definition)
+def trigger_differs(expected: TriggerDef, definition: str, schema: str | None = None) -> bool:
+    return normalize(expected.definition, schema) != normalize(definition, schema)

@@ -121,7 +121,6 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
     head = script.get_current_head()
     with conn.transaction():
         applied = applied_revision(conn, schema)
-        conn.execute(query("deparse_qualified.sql", schema))
         functions = {r["name"]: r for r in _rows(conn, "status_functions.sql", schema)}
         triggers = {r["name"]: r for r in _rows(conn, "status_triggers.sql", schema)}
         relations = {r["name"]: r for r in _rows(conn, "status_relations.sql", schema)}
@@ -148,7 +147,7 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
                                                False, want.table))
             continue
         state, meaning, healthy = TRIGGER_MODES.get(found["enabled"], (found["enabled"], "unknown mode", False))
-        if manifest.trigger_differs(want, found["definition"]):
+        if manifest.trigger_differs(want, found["definition"], schema):
             meaning = f"differs from what revision {basis} installs (definition; {meaning}): {fix}"
             state, healthy = OUTDATED, False
         result.objects.append(ObjectStatus("trigger", name, state, meaning, healthy, want.table))
@@ -160,7 +159,7 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
                                                f"not in the database: {_missing_fix(applied)}", False,
                                                args=want.args))
             continue
-        diffs = manifest.function_differences(want, found)
+        diffs = manifest.function_differences(want, found, schema)
         if diffs:
             result.objects.append(ObjectStatus(
                 "function", name, OUTDATED,
