@@ -7,6 +7,7 @@ import time
 
 import psycopg
 import pytest
+from psycopg import sql
 
 import pgserver
 from clirun import assert_one_line_error, clean_env, subprocess_run
@@ -165,16 +166,17 @@ def test_empty_schema_name(seeded):
 def limited_role(installed, pg_server):
     """A monitoring role that may read the tables but not run the repair function."""
     role = f"vt_monitor_{os.getpid()}"
+    ident = sql.Identifier(role)
     with installed.connect() as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN")
-        conn.execute(f"GRANT USAGE ON SCHEMA app TO {role}")
-        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA app TO {role}")
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA app TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA app TO {}").format(ident))
     try:
         yield _url(pg_server, installed.name, role)
     finally:
         with installed.connect() as conn:
-            conn.execute(f"DROP OWNED BY {role}")
-            conn.execute(f"DROP ROLE {role}")
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+            conn.execute(sql.SQL("DROP ROLE {}").format(ident))
 
 
 def test_a_read_only_role_can_check_but_not_sync(limited_role):

@@ -93,13 +93,14 @@ def test_after_downgrade_nothing_is_installed(installed, capsys):
 
 
 @pytest.mark.parametrize("alter, state, code", [
-    ("DISABLE TRIGGER verify_triggers_sp_update", "DISABLED", 1),
-    ("ENABLE REPLICA TRIGGER verify_triggers_sp_update", "REPLICA-ONLY", 1),
-    ("ENABLE ALWAYS TRIGGER verify_triggers_sp_update", "ALWAYS", 0),
+    ("ALTER TABLE app.supplier_products DISABLE TRIGGER verify_triggers_sp_update", "DISABLED", 1),
+    ("ALTER TABLE app.supplier_products ENABLE REPLICA TRIGGER verify_triggers_sp_update",
+     "REPLICA-ONLY", 1),
+    ("ALTER TABLE app.supplier_products ENABLE ALWAYS TRIGGER verify_triggers_sp_update", "ALWAYS", 0),
 ])
 def test_trigger_firing_modes(installed, capsys, alter, state, code):
     with installed.connect() as conn:
-        conn.execute(f"ALTER TABLE app.supplier_products {alter}")
+        conn.execute(alter)
     result = run(capsys, "--database-url", installed.url(), "status")
     assert result.code == code, result.out
     line = next(l for l in result.out.splitlines() if "verify_triggers_sp_update on" in l)
