@@ -336,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # e.g. `verify-triggers status | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as exc:  # never a traceback for a user
         if os.environ.get("VERIFY_TRIGGERS_DEBUG"):
