@@ -153,6 +153,12 @@ def install_naive(server: Server, name: str) -> None:
         conn.execute(q.VACUUM_ANALYZE)
 
 
+def apply_sql_file(server: Server, name: str, path: Path) -> None:
+    with server.connect(name) as conn:
+        conn.execute(sql.SQL(path.read_text()).format(schema=sql.Identifier(q.SCHEMA)))
+        conn.execute(q.VACUUM_ANALYZE)
+
+
 def head_revision() -> str:
     try:
         from verify_triggers import migrations_api
@@ -310,12 +316,26 @@ def run_pgbench(args, server: Server, dbname: str, script: str, n: int, pct: int
 
 # --- the benchmark of one size -------------------------------------------------------------------
 
+# Which database each approach runs in.
+BULK_ROLES = {"triggers": "triggers", "hand_written": "bare", "naive_row_trigger": "naive",
+              "candidate": "candidate"}
+UNRELATED_ROLES = {"triggers": "triggers", "no_triggers": "bare", "naive_row_trigger": "naive",
+                   "candidate": "candidate"}
+SINGLE_ROW = {"triggers": ("triggers", "confirm_cycle.sql"), "bare_update": ("bare", "confirm_cycle.sql"),
+              "app_sync": ("bare", "app_cycle.sql"), "candidate": ("candidate", "confirm_cycle.sql")}
+SYNCED_ROLES = ("triggers", "candidate")  # databases whose triggers keep the rule
+
+
 class Size:
     def __init__(self, args, server: Server, n: int):
         self.args, self.server, self.n = args, server, n
         prefix = f"{args.db_prefix}_{n}"
-        self.names = {role: f"{prefix}_{role}" for role in ("base", "triggers", "naive", "bare")}
+        self.roles = ["triggers", "naive", "bare"] + (["candidate"] if args.candidate else [])
+        self.names = {role: f"{prefix}_{role}" for role in ["base"] + self.roles}
         self.result: dict = {"n": n, "sheet_rows": 3 * n, "setup_s": {}}
+
+    def approaches(self, table: dict) -> dict:
+        return {name: role for name, role in table.items() if role in self.roles}
 
     # setup / teardown
     def build(self) -> None:
@@ -324,14 +344,18 @@ class Size:
         create_database(server, names["base"])
         load_base(server, names["base"], self.n)
         self.result["setup_s"]["load"] = time.perf_counter() - started
-        for role in ("triggers", "naive", "bare"):
+        for role in self.roles:
             create_database(server, names[role], template=names["base"])
         drop_database(server, names["base"])
         started = time.perf_counter()
         install_triggers(server, names["triggers"])
         self.result["setup_s"]["upgrade_head"] = time.perf_counter() - started
         install_naive(server, names["naive"])
-        self.conns = {role: server.connect(names[role]) for role in ("triggers", "naive", "bare")}
+        if "candidate" in self.roles:
+            install_triggers(server, names["candidate"])
+            for path in self.args.candidate:
+                apply_sql_file(server, names["candidate"], Path(path))
+        self.conns = {role: server.connect(names[role]) for role in self.roles}
         self.result["initial"] = {role: rule_state(conn) for role, conn in self.conns.items()}
 
     def drop(self) -> None:
@@ -342,24 +366,34 @@ class Size:
                 drop_database(self.server, name)
 
     def after(self, role: str) -> None:
-        vacuum(self.conns[role], with_lock_table=(role == "triggers"))
+        vacuum(self.conns[role], with_lock_table=role in SYNCED_ROLES)
+
+    def set_confirmed_share(self, pct: int, roles) -> dict:
+        """Confirmed iff id % 100 < pct, committed; the rule kept by the triggers, or by hand."""
+        for role in roles:
+            conn = self.conns[role]
+            with conn.transaction():
+                conn.execute(q.SET_CONFIRMED_SHARE, {"pct": pct})
+                if role == "bare":
+                    conn.execute(q.HAND_VERIFY, {"stamp": q.STAMP})
+                    conn.execute(q.HAND_UNVERIFY, {"stamp": q.STAMP})
+            conn.execute(q.VACUUM_ANALYZE)
+        return {role: rule_state(self.conns[role]) for role in roles}
 
     # (a)
     def bulk_confirm(self) -> None:
         c = self.conns
         params = {"stamp": q.STAMP}
-        largest = self.n == max(self.args.sizes)
+        steps = {"hand_written": [q.CONFIRM_ALL, q.HAND_VERIFY]}
+        roles = self.approaches(BULK_ROLES)
         approaches = {
-            "triggers": lambda: run_rolled_back(
-                c["triggers"], [q.CONFIRM_ALL], measure_locks=True, bucket_rows=True),
-            "hand_written": lambda: run_rolled_back(
-                c["bare"], [q.CONFIRM_ALL, q.HAND_VERIFY], params, measure_locks=True),
-            "naive_row_trigger": lambda: run_rolled_back(
-                c["naive"], [q.CONFIRM_ALL], measure_locks=True),
+            name: (lambda name=name, role=role: run_rolled_back(
+                c[role], steps.get(name, [q.CONFIRM_ALL]), params if name == "hand_written" else None,
+                measure_locks=True, bucket_rows=role in SYNCED_ROLES))
+            for name, role in roles.items()
         }
-        roles = {"triggers": "triggers", "hand_written": "bare", "naive_row_trigger": "naive"}
         out = interleaved(self.args.repeat, approaches, after=lambda name: self.after(roles[name]))
-        if largest or self.n >= LARGE:
+        if self.n == max(self.args.sizes):
             # One more, untimed, run with pg_locks sampled from another connection.
             sampled = run_rolled_back(c["triggers"], [q.CONFIRM_ALL], measure_locks=True,
                                       bucket_rows=True, sampler_server=self.server)
@@ -370,17 +404,14 @@ class Size:
         self.result["bulk_confirm"] = out
 
     # (b)
-    def unrelated(self) -> None:
+    def unrelated(self, suffix: str = "", skip=()) -> None:
         c = self.conns
+        roles = {k: v for k, v in self.approaches(UNRELATED_ROLES).items() if v not in skip}
         for key, statement in (("unrelated_sp_price", q.SP_PRICE), ("unrelated_sheet_price", q.SHEET_PRICE)):
-            approaches = {
-                "triggers": lambda s=statement: run_rolled_back(c["triggers"], [s]),
-                "no_triggers": lambda s=statement: run_rolled_back(c["bare"], [s]),
-                "naive_row_trigger": lambda s=statement: run_rolled_back(c["naive"], [s]),
-            }
-            roles = {"triggers": "triggers", "no_triggers": "bare", "naive_row_trigger": "naive"}
-            self.result[key] = interleaved(self.args.repeat, approaches,
-                                           after=lambda name: self.after(roles[name]))
+            approaches = {name: (lambda s=statement, role=role: run_rolled_back(c[role], [s]))
+                          for name, role in roles.items()}
+            self.result[key + suffix] = interleaved(self.args.repeat, approaches,
+                                                    after=lambda name: self.after(roles[name]))
 
     # (e) the plan a session caches: one single-row write first, then the bulk statement
     def warm_session(self) -> None:
@@ -388,46 +419,44 @@ class Size:
 
         PL/pgSQL caches the plan of a query without parameters at its first execution, in
         the session: a plan made for a 1-row transition table is reused for a 100k-row one.
-        Each case runs once per repeat on a new connection, capped by --warm-timeout.
+        Each case runs on a new connection, capped by --warm-timeout.
         """
         cases = {
-            "sp_price_after_single_row": (q.SP_PRICE_ONE, q.SP_PRICE),
-            "confirm_after_single_row": (q.SP_PRICE_ONE, q.CONFIRM_ALL),
-            "sheet_price_after_single_row": (q.SHEET_PRICE_ONE, q.SHEET_PRICE),
+            "sp_price_after_single_row": (q.SP_PRICE_ONE, q.SP_PRICE, "unrelated_sp_price", "no_triggers"),
+            "confirm_after_single_row": (q.SP_PRICE_ONE, q.CONFIRM_ALL, "bulk_confirm", "hand_written"),
+            "sheet_price_after_single_row": (q.SHEET_PRICE_ONE, q.SHEET_PRICE, "unrelated_sheet_price",
+                                             "no_triggers"),
         }
-        fresh = {"sp_price_after_single_row": self.result["unrelated_sp_price"]["triggers"]["median_s"],
-                 "confirm_after_single_row": self.result["bulk_confirm"]["triggers"]["median_s"],
-                 "sheet_price_after_single_row": self.result["unrelated_sheet_price"]["triggers"]["median_s"]}
-        baseline = {"sp_price_after_single_row": self.result["unrelated_sp_price"]["no_triggers"]["median_s"],
-                    "confirm_after_single_row": self.result["bulk_confirm"]["hand_written"]["median_s"],
-                    "sheet_price_after_single_row": self.result["unrelated_sheet_price"]["no_triggers"]["median_s"]}
-        out = {}
         timeout_ms = int(self.args.warm_timeout * 1000)
-        for name, (first, bulk) in cases.items():
-            runs = []
-            for _ in range(self.args.repeat):
-                with self.server.connect(self.names["triggers"]) as conn:
-                    with conn.transaction(force_rollback=True):
-                        conn.execute(first)
-                    conn.execute(q.SET_STATEMENT_TIMEOUT, {"ms": str(timeout_ms)})
-                    try:
-                        run = run_rolled_back(conn, [bulk], {})
-                        runs.append({"seconds": run["seconds"], "timed_out": False, "drift": run["rule"]["drift"]})
-                    except psycopg.errors.QueryCanceled:
-                        runs.append({"seconds": self.args.warm_timeout, "timed_out": True, "drift": None})
-                self.after("triggers")
-                if runs[-1]["timed_out"]:
-                    break  # one timeout says it; repeating it costs minutes
-            seconds = statistics.median(r["seconds"] for r in runs)
-            out[name] = {
-                "median_s": seconds,
-                "runs_s": [r["seconds"] for r in runs],
-                "timed_out": any(r["timed_out"] for r in runs),
-                "timeout_s": self.args.warm_timeout,
-                "drift": max((r["drift"] for r in runs if r["drift"] is not None), default=None),
-                "fresh_session_s": fresh[name],
-                "baseline_s": baseline[name],
-            }
+        out = {}
+        for role in SYNCED_ROLES:
+            if role not in self.roles:
+                continue
+            for name, (first, bulk, fresh_key, base_name) in cases.items():
+                runs = []
+                for _ in range(self.args.repeat):
+                    with self.server.connect(self.names[role]) as conn:
+                        with conn.transaction(force_rollback=True):
+                            conn.execute(first)
+                        conn.execute(q.SET_STATEMENT_TIMEOUT, {"ms": str(timeout_ms)})
+                        try:
+                            run = run_rolled_back(conn, [bulk], {})
+                            runs.append({"seconds": run["seconds"], "timed_out": False,
+                                         "drift": run["rule"]["drift"]})
+                        except psycopg.errors.QueryCanceled:
+                            runs.append({"seconds": self.args.warm_timeout, "timed_out": True, "drift": None})
+                    self.after(role)
+                    if runs[-1]["timed_out"]:
+                        break  # one timeout says it; repeating it costs minutes
+                out.setdefault(role, {})[name] = {
+                    "median_s": statistics.median(r["seconds"] for r in runs),
+                    "runs_s": [r["seconds"] for r in runs],
+                    "timed_out": any(r["timed_out"] for r in runs),
+                    "timeout_s": self.args.warm_timeout,
+                    "drift": max((r["drift"] for r in runs if r["drift"] is not None), default=None),
+                    "fresh_session_s": self.result[fresh_key][role]["median_s"],
+                    "baseline_s": self.result[fresh_key][base_name]["median_s"],
+                }
         self.result["warm_session"] = out
 
     # (d)
@@ -451,36 +480,26 @@ class Size:
             out.update(cli)
         self.result["check_sync"] = out
 
-    # (c)
+    # (c), and (b) again with most matches confirmed
     def single_row(self) -> None:
-        if not self.args.pgbench:
-            self.result["single_row"] = {"skipped": "pgbench not found"}
-            return
-        c = self.conns
+        synced = [role for role in ("triggers", "candidate", "bare") if role in self.roles]
         out = {}
         for pct in CONFIRMED_SHARES:
-            with c["triggers"].transaction():
-                c["triggers"].execute(q.SET_CONFIRMED_SHARE, {"pct": pct})
-            with c["bare"].transaction():
-                c["bare"].execute(q.SET_CONFIRMED_SHARE, {"pct": pct})
-                c["bare"].execute(q.HAND_VERIFY, {"stamp": q.STAMP})
-                c["bare"].execute(q.HAND_UNVERIFY, {"stamp": q.STAMP})
-            for role in ("triggers", "bare"):
-                c[role].execute(q.VACUUM_ANALYZE)
-            states = {role: rule_state(c[role]) for role in ("triggers", "bare")}
+            states = self.set_confirmed_share(pct, synced)
+            if pct == max(CONFIRMED_SHARES):
+                self.unrelated(suffix=f"_{pct}", skip=("naive",))
+                report.print_unrelated(self.n, self.result, suffix=f"_{pct}")
+            if not self.args.pgbench:
+                out[str(pct)] = {"skipped": "pgbench not found"}
+                continue
+            approaches = self.approaches({name: role for name, (role, _) in SINGLE_ROW.items()})
             by_clients = {}
             for clients in CLIENTS:
-                approaches = {
-                    "triggers": ("triggers", "confirm_cycle.sql"),
-                    "bare_update": ("bare", "confirm_cycle.sql"),
-                    "app_sync": ("bare", "app_cycle.sql"),
-                }
                 runs = {name: [] for name in approaches}
                 names = list(approaches)
                 for rep in range(self.args.repeat):
-                    order = names[rep % len(names):] + names[:rep % len(names)]
-                    for name in order:
-                        role, script = approaches[name]
+                    for name in names[rep % len(names):] + names[:rep % len(names)]:
+                        role, script = SINGLE_ROW[name]
                         self.after(role)
                         runs[name].append(run_pgbench(self.args, self.server, self.names[role], script,
                                                       self.n, pct, clients))
@@ -494,11 +513,9 @@ class Size:
                     }
                     for name, rs in runs.items()
                 }
-            after = {role: rule_state(c[role]) for role in ("triggers", "bare")}
+            after = {role: rule_state(self.conns[role]) for role in synced}
             out[str(pct)] = {"clients": by_clients, "state_before": states, "state_after": after}
-        # back to the base state (nothing confirmed) for anything that runs later
-        with c["triggers"].transaction():
-            c["triggers"].execute(q.SET_CONFIRMED_SHARE, {"pct": 0})
+        self.set_confirmed_share(0, synced)  # back to nothing confirmed
         self.result["single_row"] = out
 
     def run(self) -> dict:
@@ -633,6 +650,9 @@ def parse_args(argv=None):
     parser.add_argument("--warm-timeout", type=float, default=30.0,
                         help="statement_timeout (s) of the bulk statements in a session that ran a "
                              "single-row write first (default 30)")
+    parser.add_argument("--candidate", action="append", default=[], metavar="SQL_FILE",
+                        help="also measure the installed triggers with this SQL applied on top "
+                             "(a prototype of a later revision, e.g. benchmarks/prototypes/candidate.sql)")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart (no matplotlib needed)")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args(argv)
@@ -650,12 +670,14 @@ def main(argv=None) -> int:
         return 2
     server = Server(args.dsn)
     meta = machine(server)
+    meta["command"] = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
     meta["load_average_start"] = os.getloadavg()
     meta["started"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     meta["arguments"] = {"sizes": args.sizes, "repeat": args.repeat,
                          "pgbench_seconds": None if args.pgbench_transactions else args.pgbench_seconds,
                          "pgbench_transactions": args.pgbench_transactions or None,
-                         "pgbench": args.pgbench}
+                         "pgbench": args.pgbench,
+                         "candidate": [str(Path(c)) for c in args.candidate]}
     log(f"verify-triggers benchmark: sizes {args.sizes}, {args.repeat} repeat(s), "
         f"{meta['postgres'].split(' on ')[0]}, {meta['nproc']} CPU(s)")
     results = {}
