@@ -218,3 +218,38 @@ def test_definitions_compare_equal_whatever_the_search_path(installed, capsys):
     result = run(capsys, "--database-url", installed.url(), "status", "--format", "json")
     assert result.code == 0, result.out
     assert {o["state"] for o in result.json()["objects"]} == {"INSTALLED"}
+
+
+def test_an_invalid_index_is_reported(installed, capsys):
+    with installed.connect() as conn:  # what a failed CREATE INDEX CONCURRENTLY leaves
+        conn.execute("UPDATE pg_index SET indisvalid = false"
+                     " WHERE indexrelid = 'app.verify_triggers_sp_confirmed_idx'::regclass")
+    result = run(capsys, "--database-url", installed.url(), "status", "--format", "json")
+    assert result.code == 1
+    index = _objects(result.json(), "index")["verify_triggers_sp_confirmed_idx"]
+    assert index["state"] == "INVALID" and "REINDEX INDEX CONCURRENTLY" in index["detail"]
+
+
+def test_a_trigger_on_the_wrong_table_is_missing_there_and_extra_elsewhere(installed, capsys):
+    with installed.connect() as conn:
+        conn.execute("DROP TRIGGER verify_triggers_sp_delete ON app.supplier_products")
+        conn.execute("CREATE TRIGGER verify_triggers_sp_delete AFTER DELETE ON app.products"
+                     " REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
+                     " EXECUTE FUNCTION app.verify_triggers_sp_delete()")
+    data = run(capsys, "--database-url", installed.url(), "status", "--format", "json").json()
+    found = [(o["table"], o["state"]) for o in data["objects"]
+             if o["kind"] == "trigger" and o["name"] == "verify_triggers_sp_delete"]
+    assert sorted(found) == [("products", "EXTRA"), ("supplier_products", "MISSING")]
+
+
+def test_a_recorded_revision_whose_objects_were_dropped(installed, capsys):
+    with installed.connect() as conn:
+        conn.execute(resources.render("triggers/0001_uninstall.sql", "app"))
+        for index in manifest.expected("0001", "app").indexes:
+            conn.execute(sql.SQL("DROP INDEX IF EXISTS {}.{}").format(sql.Identifier("app"),
+                                                                      sql.Identifier(index)))
+    result = run(capsys, "--database-url", installed.url(), "status")
+    assert result.code == 1
+    assert result.err_lines == [
+        "verify-triggers: revision 0001 is recorded in schema 'app' but none of its objects exists: "
+        "reinstall it (verify-triggers downgrade base, then verify-triggers upgrade)"]

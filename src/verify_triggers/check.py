@@ -124,7 +124,7 @@ class CheckReport:
             fix = ": run verify-triggers sync" if self.triggers.installed else ""
             out.append(f"{self.summary.drift} drifted row(s) ({self.summary.needs_sync} "
                        f"NEEDS SYNC, {self.summary.stale} STALE){fix}")
-        if not self.triggers.installed:
+        if self.triggers.applied is None:
             out.append(f"the triggers are not installed in schema {self.schema!r}: "
                        "run verify-triggers upgrade (it also repairs existing rows)")
         elif not self.triggers.healthy:

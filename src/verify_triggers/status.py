@@ -82,8 +82,12 @@ class Status:
 
     @property
     def summary(self) -> str:
-        if not self.installed:
+        if self.applied is None:
             return f"not installed in schema {self.schema!r}: run verify-triggers upgrade"
+        if not self.installed:
+            return (f"revision {self.applied} is recorded in schema {self.schema!r} but none of "
+                    "its objects exists: reinstall it (verify-triggers downgrade base, then "
+                    "verify-triggers upgrade)")
         if self.healthy:
             counts = {}
             for obj in self.objects:
@@ -122,7 +126,8 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
     with conn.transaction():
         applied = applied_revision(conn, schema)
         functions = {r["name"]: r for r in _rows(conn, "status_functions.sql", schema)}
-        triggers = {r["name"]: r for r in _rows(conn, "status_triggers.sql", schema)}
+        # trigger names are per table: key them by both
+        triggers = {(r["name"], r["table_name"]): r for r in _rows(conn, "status_triggers.sql", schema)}
         relations = {r["name"]: r for r in _rows(conn, "status_relations.sql", schema)}
 
     result = Status(schema=schema, applied=applied, head=head)
@@ -140,8 +145,8 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
         "reinstall it: verify-triggers downgrade base, then verify-triggers upgrade")
 
     for name, want in expected.triggers.items():
-        found = triggers.pop(name, None)
-        if found is None or found["table_name"] != want.table:
+        found = triggers.pop((name, want.table), None)
+        if found is None:
             result.objects.append(ObjectStatus("trigger", name, MISSING,
                                                f"not in the database: {_missing_fix(applied)}",
                                                False, want.table))
@@ -178,8 +183,8 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
             elif not found["valid"]:
                 result.objects.append(ObjectStatus(
                     kind, name, INVALID,
-                    "its concurrent build failed; the sync's lookups get slow: run "
-                    "verify-triggers upgrade (it rebuilds an invalid index)", False))
+                    "its concurrent build failed, so the sync's lookups scan the table: "
+                    "rebuild it with REINDEX INDEX CONCURRENTLY", False))
             else:
                 result.objects.append(ObjectStatus(kind, name, INSTALLED, "present", True))
 
