@@ -61,7 +61,10 @@ BEGIN
 END
 $fn$;
 
--- Exclusive epoch lock, taken by renames and deletes of products and suppliers.
+-- Exclusive epoch lock, taken by renames, deletes and truncates of products and suppliers,
+-- once per transaction: the epoch row exclusively, then every bucket in order, updated. A
+-- rename re-derives pairs from names, so at REPEATABLE READ it must fail with 40001 when any
+-- sync committed after its snapshot; at READ COMMITTED it only waits for syncs in flight.
 CREATE FUNCTION {schema}.verify_triggers_bump_epoch()
 RETURNS void
 LANGUAGE plpgsql
@@ -69,14 +72,36 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    IF pg_catalog.current_setting('verify_triggers.epoch_held', true) = 'on' THEN
+        RETURN;
+    END IF;
+
     UPDATE {schema}.verify_triggers_lock AS l
     SET generation = l.generation + 1
     WHERE l.bucket = -1;
+
+    UPDATE {schema}.verify_triggers_lock AS l
+    SET generation = l.generation + 1
+    WHERE l.bucket IN (
+        SELECT k.bucket
+        FROM {schema}.verify_triggers_lock AS k
+        WHERE k.bucket >= 0
+        ORDER BY k.bucket
+        FOR UPDATE
+    );
+
+    PERFORM pg_catalog.set_config('verify_triggers.epoch_held', 'on', true);
 END
 $fn$;
 
 -- Lock the buckets of the given pairs, then bring their sheet rows in line with the rule.
 -- Returns the number of sheet rows changed.
+--
+-- A direct write to sheet rows locks the rows first and the buckets after (in its statement
+-- trigger), while the sync holds buckets and then updates rows: holding buckets, the sync
+-- therefore never waits long for a row. If a row stays locked past a short lock_timeout the
+-- subtransaction is rolled back (releasing the buckets), the sync waits for those rows
+-- holding no bucket, and tries again, rows first like every other writer.
 CREATE FUNCTION {schema}.verify_triggers_sync_pairs(p_skus text[], p_supplier_names text[])
 RETURNS bigint
 LANGUAGE plpgsql
@@ -86,81 +111,105 @@ SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     changed bigint;
+    outer_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    recomputing boolean;
 BEGIN
     IF p_skus IS NULL OR pg_catalog.cardinality(p_skus) = 0 THEN
         RETURN 0;
     END IF;
 
-    -- Locks in bucket order (LockRows above the Sort), and an update of each bucket row
-    -- so that a concurrent snapshot-isolated sync of the same bucket fails with 40001.
-    UPDATE {schema}.verify_triggers_lock AS l
-    SET generation = l.generation + 1
-    WHERE l.bucket IN (
-        SELECT k.bucket
-        FROM {schema}.verify_triggers_lock AS k
-        WHERE k.bucket IN (
-            SELECT {schema}.verify_triggers_bucket(p.sku, p.supplier_name)
-            FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
-        )
-        ORDER BY k.bucket
-        FOR UPDATE
-    );
+    LOOP
+        recomputing := false;
+        BEGIN
+            -- Locks in bucket order (LockRows above the Sort), and an update of each bucket
+            -- row so that a concurrent snapshot-isolated sync of the bucket fails with 40001.
+            UPDATE {schema}.verify_triggers_lock AS l
+            SET generation = l.generation + 1
+            WHERE l.bucket IN (
+                SELECT k.bucket
+                FROM {schema}.verify_triggers_lock AS k
+                WHERE k.bucket IN (
+                    SELECT {schema}.verify_triggers_bucket(p.sku, p.supplier_name)
+                    FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
+                )
+                ORDER BY k.bucket
+                FOR UPDATE
+            );
 
-    -- A new statement, so at READ COMMITTED it sees everything committed before the locks.
-    PERFORM pg_catalog.set_config('verify_triggers.syncing', 'on', true);
+            PERFORM pg_catalog.set_config('verify_triggers.syncing', 'on', true);
+            PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
+            recomputing := true;
 
-    WITH pairs AS (
-        SELECT DISTINCT
-            p.sku,
-            p.supplier_name
-        FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
-    ),
+            -- A new statement, so at READ COMMITTED it sees all committed before the locks.
+            WITH pairs AS (
+                SELECT DISTINCT
+                    p.sku,
+                    p.supplier_name
+                FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
+            ),
 
-    confirmed AS (
-        SELECT DISTINCT
-            pairs.sku,
-            pairs.supplier_name
-        FROM pairs
-        INNER JOIN {schema}.products AS pr ON pairs.sku = pr.sku
-        INNER JOIN {schema}.suppliers AS su ON pairs.supplier_name = su.name
-        INNER JOIN {schema}.supplier_products AS sp
-            ON
-                pr.id = sp.local_product_id
-                AND su.id = sp.supplier_id
-        WHERE sp.manual_confirmed
-    ),
+            confirmed AS (
+                SELECT DISTINCT
+                    pairs.sku,
+                    pairs.supplier_name
+                FROM pairs
+                INNER JOIN {schema}.products AS pr ON pairs.sku = pr.sku
+                INNER JOIN {schema}.suppliers AS su ON pairs.supplier_name = su.name
+                INNER JOIN {schema}.supplier_products AS sp
+                    ON
+                        pr.id = sp.local_product_id
+                        AND su.id = sp.supplier_id
+                WHERE sp.manual_confirmed
+            ),
 
-    target AS (
-        SELECT
-            sh.id,
-            (c.sku IS NOT NULL) AS is_confirmed
-        FROM pairs
-        INNER JOIN {schema}.product_supplier_sheets AS sh
-            ON
-                pairs.sku = sh.sku
-                AND pairs.supplier_name = sh.supplier_name
-        LEFT JOIN confirmed AS c
-            ON
-                pairs.sku = c.sku
-                AND pairs.supplier_name = c.supplier_name
-    )
+            target AS (
+                SELECT
+                    sh.id,
+                    (c.sku IS NOT NULL) AS is_confirmed
+                FROM pairs
+                INNER JOIN {schema}.product_supplier_sheets AS sh
+                    ON
+                        pairs.sku = sh.sku
+                        AND pairs.supplier_name = sh.supplier_name
+                LEFT JOIN confirmed AS c
+                    ON
+                        pairs.sku = c.sku
+                        AND pairs.supplier_name = c.supplier_name
+            )
 
-    UPDATE {schema}.product_supplier_sheets AS sh
-    SET
-        is_verified = t.is_confirmed,
-        verified_by = CASE WHEN t.is_confirmed THEN 'verify-triggers' END,
-        verified_at = CASE WHEN t.is_confirmed THEN pg_catalog.now() END
-    FROM target AS t
-    WHERE
-        sh.id = t.id
-        AND (
-            (t.is_confirmed AND sh.is_verified IS NOT TRUE)
-            OR (NOT t.is_confirmed AND sh.verified_by = 'verify-triggers')
-        );
+            UPDATE {schema}.product_supplier_sheets AS sh
+            SET
+                is_verified = t.is_confirmed,
+                verified_by = CASE WHEN t.is_confirmed THEN 'verify-triggers' END,
+                verified_at = CASE WHEN t.is_confirmed THEN pg_catalog.now() END
+            FROM target AS t
+            WHERE
+                sh.id = t.id
+                AND (
+                    (t.is_confirmed AND sh.is_verified IS NOT TRUE)
+                    OR (NOT t.is_confirmed AND sh.verified_by = 'verify-triggers')
+                );
 
-    GET DIAGNOSTICS changed = ROW_COUNT;
-    PERFORM pg_catalog.set_config('verify_triggers.syncing', 'off', true);
-    RETURN changed;
+            GET DIAGNOSTICS changed = ROW_COUNT;
+            PERFORM pg_catalog.set_config('lock_timeout', outer_lock_timeout, true);
+            PERFORM pg_catalog.set_config('verify_triggers.syncing', 'off', true);
+            RETURN changed;
+        EXCEPTION
+            WHEN lock_not_available THEN
+                IF NOT recomputing THEN
+                    RAISE;  -- the caller's own lock_timeout, waiting for a bucket
+                END IF;
+                -- Buckets released with the subtransaction: wait for the rows, then retry.
+                PERFORM 1
+                FROM {schema}.product_supplier_sheets AS sh
+                INNER JOIN unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
+                    ON
+                        sh.sku = p.sku
+                        AND sh.supplier_name = p.supplier_name
+                ORDER BY sh.id
+                FOR UPDATE OF sh;
+        END;
+    END LOOP;
 END
 $fn$;
 

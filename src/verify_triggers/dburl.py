@@ -28,7 +28,7 @@ def sqlalchemy_url(url: str) -> URL:
     """The URL in SQLAlchemy's ``postgresql+psycopg`` form."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a non-numeric port, a bad IPv6 host
         raise VerifyTriggersError(f"malformed database URL: {_redact(url)!r}") from None
     if parsed.drivername not in _ACCEPTED_DRIVERS:
         raise VerifyTriggersError(

@@ -6,6 +6,7 @@ a psycopg 3 connection and a session advisory lock, so the host application's
 """
 
 import os
+import time
 
 from alembic import context as alembic_context
 from alembic.util import CommandError
@@ -19,6 +20,7 @@ from .errors import VerifyTriggersError
 VERSION_TABLE = "verify_triggers_version"
 # pg_advisory_lock key serialising `upgrade`/`downgrade` runs against one database.
 MIGRATION_LOCK_KEY = 0x76657269667931  # "verify1"
+MIGRATION_LOCK_POLL_S = 0.2
 DEFAULT_LOCK_TIMEOUT = "2s"
 DEFAULT_LOCK_RETRIES = 30
 
@@ -101,6 +103,23 @@ def _run_offline(context, url: str | None, options: dict) -> None:
         context.run_migrations()
 
 
+def _wait_for_migration_lock(connection) -> None:
+    """Take the session advisory lock, polling outside any transaction.
+
+    A process blocked in ``pg_advisory_lock`` holds a snapshot while it waits, and the
+    winner's ``CREATE INDEX CONCURRENTLY`` waits for every older snapshot: a deadlock.
+    Polling with ``pg_try_advisory_lock`` between commits holds none.
+    """
+    while True:
+        taken = connection.execute(
+            text("SELECT pg_catalog.pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        ).scalar()
+        connection.commit()
+        if taken:
+            return
+        time.sleep(MIGRATION_LOCK_POLL_S)
+
+
 def _run_online(context, url: str, schema: str, options: dict) -> None:
     engine = create_engine(dburl.sqlalchemy_url(url), poolclass=NullPool)
     try:
@@ -110,8 +129,7 @@ def _run_online(context, url: str, schema: str, options: dict) -> None:
     with connection:
         # Session-level, so it survives the commits inside a migration; every replica
         # of a deploy runs this, one at a time, and the later ones find nothing to do.
-        connection.execute(text("SELECT pg_catalog.pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        connection.commit()
+        _wait_for_migration_lock(connection)
         try:
             exists = connection.execute(
                 text("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = :schema)"),
