@@ -254,8 +254,9 @@ def markdown(document: dict, chart: Path | None) -> str:
         "",
         "Produced by `benchmarks/run.py` in one run: every approach measured side by side on",
         "identical databases (cloned from one template), interleaved within each repeat so machine",
-        f"noise lands on all of them alike. Figures are medians of {args['repeat']} run(s); "
-        "**the verdicts are ratios**;",
+        f"noise lands on all of them alike. Figures are medians of {args['repeat']} run(s)"
+        + (f" ({args.get('large_repeat')} at N >= 1,000,000)" if any(int(s) >= 1000000 for s in sizes) else "")
+        + "; **the verdicts are ratios**;",
         "the milliseconds only give the scale.",
         "",
         "Databases: N matches (`supplier_products`, one per product, 200 suppliers) and 3N sheet rows",

@@ -329,10 +329,11 @@ SYNCED_ROLES = ("triggers", "candidate")  # databases whose triggers keep the ru
 class Size:
     def __init__(self, args, server: Server, n: int):
         self.args, self.server, self.n = args, server, n
+        self.repeat = args.large_repeat if n >= LARGE else args.repeat
         prefix = f"{args.db_prefix}_{n}"
         self.roles = ["triggers", "naive", "bare"] + (["candidate"] if args.candidate else [])
         self.names = {role: f"{prefix}_{role}" for role in ["base"] + self.roles}
-        self.result: dict = {"n": n, "sheet_rows": 3 * n, "setup_s": {}}
+        self.result: dict = {"n": n, "sheet_rows": 3 * n, "repeat": self.repeat, "setup_s": {}}
 
     def approaches(self, table: dict) -> dict:
         return {name: role for name, role in table.items() if role in self.roles}
@@ -392,7 +393,7 @@ class Size:
                 measure_locks=True, bucket_rows=role in SYNCED_ROLES))
             for name, role in roles.items()
         }
-        out = interleaved(self.args.repeat, approaches, after=lambda name: self.after(roles[name]))
+        out = interleaved(self.repeat, approaches, after=lambda name: self.after(roles[name]))
         if self.n == max(self.args.sizes):
             # One more, untimed, run with pg_locks sampled from another connection.
             sampled = run_rolled_back(c["triggers"], [q.CONFIRM_ALL], measure_locks=True,
@@ -410,7 +411,7 @@ class Size:
         for key, statement in (("unrelated_sp_price", q.SP_PRICE), ("unrelated_sheet_price", q.SHEET_PRICE)):
             approaches = {name: (lambda s=statement, role=role: run_rolled_back(c[role], [s]))
                           for name, role in roles.items()}
-            self.result[key + suffix] = interleaved(self.args.repeat, approaches,
+            self.result[key + suffix] = interleaved(self.repeat, approaches,
                                                     after=lambda name: self.after(roles[name]))
 
     # (e) the plan a session caches: one single-row write first, then the bulk statement
@@ -434,7 +435,7 @@ class Size:
                 continue
             for name, (first, bulk, fresh_key, base_name) in cases.items():
                 runs = []
-                for _ in range(self.args.repeat):
+                for _ in range(self.repeat):
                     with self.server.connect(self.names[role]) as conn:
                         with conn.transaction(force_rollback=True):
                             conn.execute(first)
@@ -474,8 +475,8 @@ class Size:
             "sync_function_drifted": lambda: run_rolled_back(
                 conn, [q.SYNC_ALL], setup=[q.REPLICA_ROLE, q.CONFIRM_ALL, q.ORIGIN_ROLE]),
         }
-        out = interleaved(self.args.repeat, approaches, after=lambda name: self.after("triggers"))
-        cli = cli_timings(self.args, self.server, self.names["triggers"], conn)
+        out = interleaved(self.repeat, approaches, after=lambda name: self.after("triggers"))
+        cli = cli_timings(self.args, self.server, self.names["triggers"], conn, self.repeat)
         if cli:
             out.update(cli)
         self.result["check_sync"] = out
@@ -497,7 +498,7 @@ class Size:
             for clients in CLIENTS:
                 runs = {name: [] for name in approaches}
                 names = list(approaches)
-                for rep in range(self.args.repeat):
+                for rep in range(self.repeat):
                     for name in names[rep % len(names):] + names[:rep % len(names)]:
                         role, script = SINGLE_ROW[name]
                         self.after(role)
@@ -553,7 +554,7 @@ def _cli(command: list[str], verb: str, env: dict) -> tuple[float, int, str]:
     return time.perf_counter() - start, done.returncode, (done.stdout + done.stderr).strip()[-300:]
 
 
-def cli_timings(args, server: Server, dbname: str, conn) -> dict | None:
+def cli_timings(args, server: Server, dbname: str, conn, repeat: int) -> dict | None:
     """Wall time of ``verify-triggers check`` and ``sync`` (Python start-up included),
     on the clean database and with N rows drifted (committed behind the triggers' back,
     repaired by the sync itself, then put back)."""
@@ -565,7 +566,7 @@ def cli_timings(args, server: Server, dbname: str, conn) -> dict | None:
     env["VERIFY_TRIGGERS_SCHEMA"] = q.SCHEMA
     names = ("cli_check_clean", "cli_sync_clean", "cli_check_drifted", "cli_sync_drifted")
     runs = {name: [] for name in names}
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         for name in names[:2]:
             seconds, code, tail = _cli(command, name.split("_")[1], env)
             runs[name].append({"seconds": seconds, "exit": code, "tail": tail, "rule": rule_state(conn)})
@@ -636,6 +637,8 @@ def parse_args(argv=None):
                         help="comma-separated numbers of matches (default 1000,10000,100000)")
     parser.add_argument("--large", action="store_true", help=f"add N = {LARGE:,} (3M sheet rows)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median; default 3)")
+    parser.add_argument("--large-repeat", type=int, default=1,
+                        help=f"runs per measurement at N >= {LARGE:,} (default 1: each takes minutes)")
     parser.add_argument("--out", default=str(ROOT / "docs"), help="where benchmarks.md/.png go (default docs/)")
     parser.add_argument("--json", default=str(HERE / "results" / "latest.json"),
                         help="raw results (default benchmarks/results/latest.json)")
@@ -673,7 +676,7 @@ def main(argv=None) -> int:
     meta["command"] = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
     meta["load_average_start"] = os.getloadavg()
     meta["started"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    meta["arguments"] = {"sizes": args.sizes, "repeat": args.repeat,
+    meta["arguments"] = {"sizes": args.sizes, "repeat": args.repeat, "large_repeat": args.large_repeat,
                          "pgbench_seconds": None if args.pgbench_transactions else args.pgbench_seconds,
                          "pgbench_transactions": args.pgbench_transactions or None,
                          "pgbench": args.pgbench,

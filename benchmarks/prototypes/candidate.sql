@@ -23,9 +23,13 @@
 --    of planning the set-based CTE statements on every call (planning was ~55% of a
 --    single-row confirm's backend CPU).
 -- 4. jit = off in every trigger function: a cached plan with a bulk-sized cost estimate was
---    JIT-compiled again on every execution.
+--    JIT-compiled again on every execution (and a bulk confirm's own JIT took ~260 ms at 100k).
+-- 5. The bulk sync joins the sheet rows on (sku, supplier_name) directly instead of
+--    collecting their ids and joining back on the primary key, with work_mem = 64MB for its
+--    hashes and sorts (they spilled to disk at the default 4MB from N = 100k).
 
--- (3) one pair: lock its bucket, recompute it. Same locking and rule as sync_pairs.
+-- (3) one pair: lock its bucket, recompute it. The same locking, rule and deadlock retry as
+-- sync_pairs (ca1378f), with scalar statements whose generic plans are cached.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_one(p_sku text, p_supplier_name text)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -36,45 +40,68 @@ SET jit = off
 AS $fn$
 DECLARE
     changed bigint;
+    outer_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    recomputing boolean;
 BEGIN
-    UPDATE {schema}.verify_triggers_lock AS l
-    SET generation = l.generation + 1
-    WHERE l.bucket = {schema}.verify_triggers_bucket(p_sku, p_supplier_name);
+    LOOP
+        recomputing := false;
+        BEGIN
+            UPDATE {schema}.verify_triggers_lock AS l
+            SET generation = l.generation + 1
+            WHERE l.bucket = {schema}.verify_triggers_bucket(p_sku, p_supplier_name);
 
-    -- A new statement, so at READ COMMITTED it sees everything committed before the lock.
-    PERFORM pg_catalog.set_config('verify_triggers.syncing', 'on', true);
+            PERFORM pg_catalog.set_config('verify_triggers.syncing', 'on', true);
+            PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
+            recomputing := true;
 
-    UPDATE {schema}.product_supplier_sheets AS sh
-    SET
-        is_verified = c.is_confirmed,
-        verified_by = CASE WHEN c.is_confirmed THEN 'verify-triggers' END,
-        verified_at = CASE WHEN c.is_confirmed THEN pg_catalog.now() END
-    FROM (
-        SELECT EXISTS (
-            SELECT 1
-            FROM {schema}.products AS pr
-            INNER JOIN {schema}.supplier_products AS sp ON pr.id = sp.local_product_id
-            INNER JOIN {schema}.suppliers AS su ON sp.supplier_id = su.id
-            WHERE pr.sku = p_sku AND su.name = p_supplier_name AND sp.manual_confirmed
-        ) AS is_confirmed
-    ) AS c
-    WHERE
-        sh.sku = p_sku
-        AND sh.supplier_name = p_supplier_name
-        AND (
-            (c.is_confirmed AND sh.is_verified IS NOT TRUE)
-            OR (NOT c.is_confirmed AND sh.verified_by = 'verify-triggers')
-        );
+            -- A new statement, so at READ COMMITTED it sees all committed before the lock.
+            UPDATE {schema}.product_supplier_sheets AS sh
+            SET
+                is_verified = c.is_confirmed,
+                verified_by = CASE WHEN c.is_confirmed THEN 'verify-triggers' END,
+                verified_at = CASE WHEN c.is_confirmed THEN pg_catalog.now() END
+            FROM (
+                SELECT EXISTS (
+                    SELECT 1
+                    FROM {schema}.products AS pr
+                    INNER JOIN {schema}.supplier_products AS sp ON pr.id = sp.local_product_id
+                    INNER JOIN {schema}.suppliers AS su ON sp.supplier_id = su.id
+                    WHERE pr.sku = p_sku AND su.name = p_supplier_name AND sp.manual_confirmed
+                ) AS is_confirmed
+            ) AS c
+            WHERE
+                sh.sku = p_sku
+                AND sh.supplier_name = p_supplier_name
+                AND (
+                    (c.is_confirmed AND sh.is_verified IS NOT TRUE)
+                    OR (NOT c.is_confirmed AND sh.verified_by = 'verify-triggers')
+                );
 
-    GET DIAGNOSTICS changed = ROW_COUNT;
-    PERFORM pg_catalog.set_config('verify_triggers.syncing', 'off', true);
-    RETURN changed;
+            GET DIAGNOSTICS changed = ROW_COUNT;
+            PERFORM pg_catalog.set_config('lock_timeout', outer_lock_timeout, true);
+            PERFORM pg_catalog.set_config('verify_triggers.syncing', 'off', true);
+            RETURN changed;
+        EXCEPTION
+            WHEN lock_not_available THEN
+                IF NOT recomputing THEN
+                    RAISE;  -- the caller's own lock_timeout, waiting for the bucket
+                END IF;
+                -- The bucket released with the subtransaction: wait for the row, then retry.
+                PERFORM 1
+                FROM {schema}.product_supplier_sheets AS sh
+                WHERE sh.sku = p_sku AND sh.supplier_name = p_supplier_name
+                FOR UPDATE OF sh;
+        END;
+    END LOOP;
 END
 $fn$;
 
 REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_one(text, text) FROM public;
 
--- (3) sync_pairs hands a single pair to sync_one; the set-based path is unchanged.
+-- (3) sync_pairs hands a single pair to sync_one. (5) The set-based path updates the sheet
+-- rows joined on (sku, supplier_name) directly, instead of finding their ids and joining back
+-- on the primary key (one index probe per row), with work_mem for its hashes and sorts.
+-- Otherwise verbatim from the installed revision (ca1378f: subtransaction, deadlock retry).
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_pairs(p_skus text[], p_supplier_names text[])
 RETURNS bigint
 LANGUAGE plpgsql
@@ -82,9 +109,12 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 SET jit = off
+SET work_mem = '64MB'
 AS $fn$
 DECLARE
     changed bigint;
+    outer_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    recomputing boolean;
 BEGIN
     IF p_skus IS NULL OR pg_catalog.cardinality(p_skus) = 0 THEN
         RETURN 0;
@@ -93,73 +123,96 @@ BEGIN
         RETURN {schema}.verify_triggers_sync_one(p_skus[1], p_supplier_names[1]);
     END IF;
 
-    UPDATE {schema}.verify_triggers_lock AS l
-    SET generation = l.generation + 1
-    WHERE l.bucket IN (
-        SELECT k.bucket
-        FROM {schema}.verify_triggers_lock AS k
-        WHERE k.bucket IN (
-            SELECT {schema}.verify_triggers_bucket(p.sku, p.supplier_name)
-            FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
-        )
-        ORDER BY k.bucket
-        FOR UPDATE
-    );
+    LOOP
+        recomputing := false;
+        BEGIN
+            -- Locks in bucket order (LockRows above the Sort), and an update of each bucket
+            -- row so that a concurrent snapshot-isolated sync of the bucket fails with 40001.
+            UPDATE {schema}.verify_triggers_lock AS l
+            SET generation = l.generation + 1
+            WHERE l.bucket IN (
+                SELECT k.bucket
+                FROM {schema}.verify_triggers_lock AS k
+                WHERE k.bucket IN (
+                    SELECT {schema}.verify_triggers_bucket(p.sku, p.supplier_name)
+                    FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
+                )
+                ORDER BY k.bucket
+                FOR UPDATE
+            );
 
-    PERFORM pg_catalog.set_config('verify_triggers.syncing', 'on', true);
+            PERFORM pg_catalog.set_config('verify_triggers.syncing', 'on', true);
+            PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
+            recomputing := true;
 
-    WITH pairs AS (
-        SELECT DISTINCT
-            p.sku,
-            p.supplier_name
-        FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
-    ),
+            -- A new statement, so at READ COMMITTED it sees all committed before the locks.
+            WITH pairs AS (
+                SELECT DISTINCT
+                    p.sku,
+                    p.supplier_name
+                FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
+            ),
 
-    confirmed AS (
-        SELECT DISTINCT
-            pairs.sku,
-            pairs.supplier_name
-        FROM pairs
-        INNER JOIN {schema}.products AS pr ON pairs.sku = pr.sku
-        INNER JOIN {schema}.suppliers AS su ON pairs.supplier_name = su.name
-        INNER JOIN {schema}.supplier_products AS sp
-            ON
-                pr.id = sp.local_product_id
-                AND su.id = sp.supplier_id
-        WHERE sp.manual_confirmed
-    ),
+            confirmed AS (
+                SELECT DISTINCT
+                    pairs.sku,
+                    pairs.supplier_name
+                FROM pairs
+                INNER JOIN {schema}.products AS pr ON pairs.sku = pr.sku
+                INNER JOIN {schema}.suppliers AS su ON pairs.supplier_name = su.name
+                INNER JOIN {schema}.supplier_products AS sp
+                    ON
+                        pr.id = sp.local_product_id
+                        AND su.id = sp.supplier_id
+                WHERE sp.manual_confirmed
+            ),
 
-    target AS (
-        SELECT
-            sh.id,
-            (c.sku IS NOT NULL) AS is_confirmed
-        FROM pairs
-        INNER JOIN {schema}.product_supplier_sheets AS sh
-            ON
-                pairs.sku = sh.sku
-                AND pairs.supplier_name = sh.supplier_name
-        LEFT JOIN confirmed AS c
-            ON
-                pairs.sku = c.sku
-                AND pairs.supplier_name = c.supplier_name
-    )
+            target AS (
+                SELECT
+                    pairs.sku,
+                    pairs.supplier_name,
+                    (c.sku IS NOT NULL) AS is_confirmed
+                FROM pairs
+                LEFT JOIN confirmed AS c
+                    ON
+                        pairs.sku = c.sku
+                        AND pairs.supplier_name = c.supplier_name
+            )
 
-    UPDATE {schema}.product_supplier_sheets AS sh
-    SET
-        is_verified = t.is_confirmed,
-        verified_by = CASE WHEN t.is_confirmed THEN 'verify-triggers' END,
-        verified_at = CASE WHEN t.is_confirmed THEN pg_catalog.now() END
-    FROM target AS t
-    WHERE
-        sh.id = t.id
-        AND (
-            (t.is_confirmed AND sh.is_verified IS NOT TRUE)
-            OR (NOT t.is_confirmed AND sh.verified_by = 'verify-triggers')
-        );
+            UPDATE {schema}.product_supplier_sheets AS sh
+            SET
+                is_verified = t.is_confirmed,
+                verified_by = CASE WHEN t.is_confirmed THEN 'verify-triggers' END,
+                verified_at = CASE WHEN t.is_confirmed THEN pg_catalog.now() END
+            FROM target AS t
+            WHERE
+                sh.sku = t.sku
+                AND sh.supplier_name = t.supplier_name
+                AND (
+                    (t.is_confirmed AND sh.is_verified IS NOT TRUE)
+                    OR (NOT t.is_confirmed AND sh.verified_by = 'verify-triggers')
+                );
 
-    GET DIAGNOSTICS changed = ROW_COUNT;
-    PERFORM pg_catalog.set_config('verify_triggers.syncing', 'off', true);
-    RETURN changed;
+            GET DIAGNOSTICS changed = ROW_COUNT;
+            PERFORM pg_catalog.set_config('lock_timeout', outer_lock_timeout, true);
+            PERFORM pg_catalog.set_config('verify_triggers.syncing', 'off', true);
+            RETURN changed;
+        EXCEPTION
+            WHEN lock_not_available THEN
+                IF NOT recomputing THEN
+                    RAISE;  -- the caller's own lock_timeout, waiting for a bucket
+                END IF;
+                -- Buckets released with the subtransaction: wait for the rows, then retry.
+                PERFORM 1
+                FROM {schema}.product_supplier_sheets AS sh
+                INNER JOIN unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
+                    ON
+                        sh.sku = p.sku
+                        AND sh.supplier_name = p.supplier_name
+                ORDER BY sh.id
+                FOR UPDATE OF sh;
+        END;
+    END LOOP;
 END
 $fn$;
 
