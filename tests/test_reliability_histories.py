@@ -60,18 +60,20 @@ def reset(conn) -> None:
 # --- the operations: (name, *small ints) -> SQL on the connection ----------------------
 
 
-def _ids(conn, table: str) -> list[int]:
+def _ids(conn, table: str, protected=()) -> list[int]:
     query = {
         "supplier_products": "SELECT id FROM app.supplier_products ORDER BY id",
-        "product_supplier_sheets": "SELECT id FROM app.product_supplier_sheets ORDER BY id",
+        "product_supplier_sheets": "SELECT id FROM app.product_supplier_sheets"
+                                   " WHERE verified_by IS NULL OR verified_by <> ALL(%(protected)s::text[])"
+                                   " ORDER BY id",
         "products": "SELECT id FROM app.products ORDER BY id",
         "suppliers": "SELECT id FROM app.suppliers ORDER BY id",
     }[table]
-    return [r[0] for r in conn.execute(query)]
+    return [r[0] for r in conn.execute(query, {"protected": list(protected)})]
 
 
-def _pick(conn, table: str, k: int) -> int | None:
-    ids = _ids(conn, table)
+def _pick(conn, table: str, k: int, protected=()) -> int | None:
+    ids = _ids(conn, table, protected)
     return ids[k % len(ids)] if ids else None
 
 
@@ -84,9 +86,10 @@ def _sheets_returning(conn, statement, params) -> set[int]:
     return {r[0] for r in conn.execute(statement, params).fetchall()}
 
 
-def apply(conn, op) -> set[int]:
+def apply(conn, op, protected=()) -> set[int]:
     """Run one operation; return the ids of sheet rows it wrote directly (those a person
-    may legitimately have changed). Picks are by position, modulo the rows there are."""
+    may legitimately have changed). Picks are by position, modulo the rows there are.
+    Sheet rows verified by the people named in ``protected`` are never written directly."""
     name, *args = op
     if name in ("confirm", "unconfirm"):
         match = _pick(conn, "supplier_products", args[0])
@@ -145,7 +148,7 @@ def apply(conn, op) -> set[int]:
              [v[1] for v in rows.values()]),
         )
     elif name in ("rename_sheet_sku", "rename_sheet_supplier"):
-        row = _pick(conn, "product_supplier_sheets", args[0])
+        row = _pick(conn, "product_supplier_sheets", args[0], protected)
         column = "sku" if name == "rename_sheet_sku" else "supplier_name"
         value = (SKUS if column == "sku" else NAMES)[args[1] % 4]
         if row is not None:
@@ -158,32 +161,33 @@ def apply(conn, op) -> set[int]:
         return _sheets_returning(
             conn,
             "UPDATE app.product_supplier_sheets SET supplier_name = %s WHERE supplier_name = %s"
+            " AND (verified_by IS NULL OR verified_by <> ALL(%s::text[]))"
             " AND NOT EXISTS (SELECT 1 FROM app.product_supplier_sheets o"
             "  WHERE o.supplier_name = %s AND o.sku = product_supplier_sheets.sku) RETURNING id",
-            (NAMES[args[1] % 4], NAMES[args[0] % 4], NAMES[args[1] % 4]),
+            (NAMES[args[1] % 4], NAMES[args[0] % 4], list(protected), NAMES[args[1] % 4]),
         )
     elif name == "deactivate_sheet":
-        row = _pick(conn, "product_supplier_sheets", args[0])
+        row = _pick(conn, "product_supplier_sheets", args[0], protected)
         conn.execute("UPDATE app.product_supplier_sheets SET is_active = NOT is_active WHERE id = %s", (row,))
     elif name == "delete_sheet":
-        row = _pick(conn, "product_supplier_sheets", args[0])
+        row = _pick(conn, "product_supplier_sheets", args[0], protected)
         return _sheets_returning(conn, "DELETE FROM app.product_supplier_sheets WHERE id = %s RETURNING id",
                                  (row,))
     elif name == "person_verifies":
-        row = _pick(conn, "product_supplier_sheets", args[0])
+        row = _pick(conn, "product_supplier_sheets", args[0], protected)
         return _sheets_returning(
             conn,
             "UPDATE app.product_supplier_sheets SET is_verified = true, verified_by = 'dave',"
             " verified_at = now() WHERE id = %s RETURNING id", (row,))
     elif name == "person_unverifies":
-        row = _pick(conn, "product_supplier_sheets", args[0])
+        row = _pick(conn, "product_supplier_sheets", args[0], protected)
         return _sheets_returning(
             conn,
             "UPDATE app.product_supplier_sheets SET is_verified = false, verified_by = NULL,"
             " verified_at = NULL WHERE id = %s RETURNING id", (row,))
     elif name == "stamp_sync":
         # a direct write of the sync's stamp, which the triggers must correct if unconfirmed
-        row = _pick(conn, "product_supplier_sheets", args[0])
+        row = _pick(conn, "product_supplier_sheets", args[0], protected)
         return _sheets_returning(
             conn,
             "UPDATE app.product_supplier_sheets SET is_verified = true, verified_by = 'verify-triggers',"
