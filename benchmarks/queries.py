@@ -147,6 +147,8 @@ SHEET_PRICE = _q("UPDATE {s}.product_supplier_sheets SET price_cny = price_cny *
 # --- (d) check and sync -------------------------------------------------------------------
 SYNC_ALL = _q("SELECT {s}.verify_triggers_sync(NULL)")
 REPLICA_ROLE = sql.SQL("SET LOCAL session_replication_role = replica")
+# After a bulk change, as autovacuum would (this server may run with autovacuum off).
+ANALYZE_SP = _q("ANALYZE {s}.supplier_products")
 ORIGIN_ROLE = sql.SQL("SET LOCAL session_replication_role = origin")
 
 # --- locks ---------------------------------------------------------------------------------

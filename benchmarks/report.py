@@ -381,8 +381,8 @@ def markdown(document: dict, chart: Path | None) -> str:
     lines += ["", "## (d) check and sync", "",
               "*check query*: the drift judgement (`benchmarks/queries.py` `DRIFT`) run in the database;",
               "*sync function*: `SELECT app.verify_triggers_sync(NULL)`. *clean*: no drift; *drifted*: all N",
-              "matches confirmed with the triggers disabled (`session_replication_role = replica`), so N",
-              "sheet rows need repair. `cli_*` columns (when `verify_triggers.cli` exists) are the wall time",
+              "matches confirmed with the triggers disabled (`session_replication_role = replica`), then",
+              "`ANALYZE supplier_products` (as autovacuum would), so N sheet rows need repair. `cli_*` columns (when `verify_triggers.cli` exists) are the wall time",
               "of `python -m verify_triggers check|sync --format json`, Python start-up included; the",
               "drifted CLI runs commit the drift first and the sync repairs it for real.", ""]
     cols = []

@@ -471,9 +471,9 @@ class Size:
             # N matches confirmed behind the triggers' back (session_replication_role =
             # replica), then the check finds, and the sync repairs, N drifted rows
             "check_query_drifted": lambda: run_rolled_back(
-                conn, [q.DRIFT], params, setup=[q.REPLICA_ROLE, q.CONFIRM_ALL, q.ORIGIN_ROLE]),
+                conn, [q.DRIFT], params, setup=[q.REPLICA_ROLE, q.CONFIRM_ALL, q.ORIGIN_ROLE, q.ANALYZE_SP]),
             "sync_function_drifted": lambda: run_rolled_back(
-                conn, [q.SYNC_ALL], setup=[q.REPLICA_ROLE, q.CONFIRM_ALL, q.ORIGIN_ROLE]),
+                conn, [q.SYNC_ALL], setup=[q.REPLICA_ROLE, q.CONFIRM_ALL, q.ORIGIN_ROLE, q.ANALYZE_SP]),
         }
         out = interleaved(self.repeat, approaches, after=lambda name: self.after("triggers"))
         cli = cli_timings(self.args, self.server, self.names["triggers"], conn, self.repeat)
@@ -548,9 +548,16 @@ def cli_command() -> list[str] | None:
     return [sys.executable, "-m", "verify_triggers"]
 
 
+CLI_TIMEOUT_S = 900
+
+
 def _cli(command: list[str], verb: str, env: dict) -> tuple[float, int, str]:
     start = time.perf_counter()
-    done = subprocess.run(command + [verb, "--format", "json"], capture_output=True, text=True, env=env)
+    try:
+        done = subprocess.run(command + [verb, "--format", "json"], capture_output=True, text=True, env=env,
+                              timeout=CLI_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return time.perf_counter() - start, -1, f"timed out after {CLI_TIMEOUT_S} s"
     return time.perf_counter() - start, done.returncode, (done.stdout + done.stderr).strip()[-300:]
 
 
@@ -573,6 +580,7 @@ def cli_timings(args, server: Server, dbname: str, conn, repeat: int) -> dict | 
         with conn.transaction():
             conn.execute(q.REPLICA_ROLE)
             conn.execute(q.CONFIRM_ALL)
+        conn.execute(q.ANALYZE_SP)
         drifted = rule_state(conn)
         for name in names[2:]:
             seconds, code, tail = _cli(command, name.split("_")[1], env)
@@ -580,7 +588,7 @@ def cli_timings(args, server: Server, dbname: str, conn, repeat: int) -> dict | 
                                "drift_before": drifted["drift"]})
         with conn.transaction():  # back to nothing confirmed, through the triggers
             conn.execute(q.SET_CONFIRMED_SHARE, {"pct": 0})
-        vacuum(conn, with_lock_table=True)
+        conn.execute(q.VACUUM_ANALYZE)
     out = {}
     for name, rs in runs.items():
         out[name] = {

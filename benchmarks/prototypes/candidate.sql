@@ -26,7 +26,8 @@
 --    JIT-compiled again on every execution (and a bulk confirm's own JIT took ~260 ms at 100k).
 -- 5. The bulk sync joins the sheet rows on (sku, supplier_name) directly instead of
 --    collecting their ids and joining back on the primary key, with work_mem = 64MB for its
---    hashes and sorts (they spilled to disk at the default 4MB from N = 100k).
+--    hashes and sorts (they spilled to disk at the default 4MB from N = 100k); the changed-row
+--    detection of (1) gets the same work_mem.
 
 -- (3) one pair: lock its bucket, recompute it. The same locking, rule and deadlock retry as
 -- sync_pairs (ca1378f), with scalar statements whose generic plans are cached.
@@ -278,6 +279,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET work_mem = '64MB'
 AS $fn$
 DECLARE
     product_ids integer[];
@@ -376,6 +378,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET work_mem = '64MB'
 AS $fn$
 DECLARE
     skus text[];
