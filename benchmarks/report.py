@@ -435,7 +435,8 @@ def markdown(document: dict, chart: Path | None) -> str:
         ["load average", f"{_load(meta.get('load_average_start'))} at start, {_load(meta.get('load_average_end'))} at end"],
         ["run", f"{meta.get('started')} to {meta.get('finished')}; git {meta.get('git_commit')}, "
                 f"migration head {meta.get('migration_head')}"],
-        ["command", f"`{meta.get('command', '?')}`"],
+        ["command", f"`{meta.get('command', '?')}`"
+                    + ("" if meta.get("complete", True) else " (stopped early: only the sizes above were measured)")],
     ])
     lines += ["", "The machine was shared with other work during the run (see the load average): absolute",
               "times are noisy, which is why the comparisons are ratios of approaches measured",

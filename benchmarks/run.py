@@ -694,11 +694,19 @@ def main(argv=None) -> int:
     results = {}
     for n in args.sizes:
         results[str(n)] = Size(args, server, n).run()
+        # Written after every size, so a long run stopped early keeps what it measured.
+        document = write(args, meta, results, final=n == args.sizes[-1])
+    report.print_targets(document)
+    return 0
+
+
+def write(args, meta: dict, results: dict, final: bool) -> dict:
     meta["load_average_end"] = os.getloadavg()
     meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    document = {"meta": meta, "sizes": args.sizes, "results": results}
+    meta["complete"] = final
+    done = [int(s) for s in results]
+    document = {"meta": meta, "sizes": done, "results": results}
     document["targets"] = report.targets(document)
-
     json_path = Path(args.json)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(document, indent=1) + "\n")
@@ -708,9 +716,9 @@ def main(argv=None) -> int:
     if not args.no_chart:
         chart = report.chart(document, out / "benchmarks.png")
     (out / "benchmarks.md").write_text(report.markdown(document, chart))
-    report.print_targets(document)
-    log(f"wrote {out / 'benchmarks.md'}" + (f", {chart}" if chart else "") + f", {json_path}")
-    return 0
+    log(f"wrote {out / 'benchmarks.md'}" + (f", {chart}" if chart else "") + f", {json_path}"
+        + ("" if final else f" (sizes so far: {done})"))
+    return document
 
 
 if __name__ == "__main__":
