@@ -484,7 +484,7 @@ def chart(document: dict, path: Path) -> Path:
     res = document["results"]
     sizes = [int(s) for s in document["sizes"]]
     cand = _has_candidate(document)
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5.5))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 6.5))
 
     ax = axes[0]
     for key, style in (("hand_written", "o-"), ("triggers", "s-"), ("candidate", "D-."), ("naive_row_trigger", "^--")):
@@ -520,7 +520,7 @@ def chart(document: dict, path: Path) -> Path:
         ax.set_yscale("log")
         ax.set_xlabel("N (matches; sheet rows = 3N)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

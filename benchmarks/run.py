@@ -666,6 +666,8 @@ def parse_args(argv=None):
                              "(a prototype of a later revision, e.g. benchmarks/prototypes/candidate.sql)")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart (no matplotlib needed)")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: rewrite benchmarks.md and the chart from --json")
     args = parser.parse_args(argv)
     args.sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()} | ({LARGE} if args.large else set()))
     if any(n < 100 or n % 100 for n in args.sizes):
@@ -679,6 +681,8 @@ def main(argv=None) -> int:
     if not args.no_chart and importlib.util.find_spec("matplotlib") is None:
         print("matplotlib is missing: pip install -e '.[bench]', or pass --no-chart", file=sys.stderr)
         return 2
+    if args.report_only:
+        return report_only(args)
     server = Server(args.dsn)
     meta = machine(server)
     meta["command"] = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -697,6 +701,19 @@ def main(argv=None) -> int:
         # Written after every size, so a long run stopped early keeps what it measured.
         document = write(args, meta, results, final=n == args.sizes[-1])
     report.print_targets(document)
+    return 0
+
+
+def report_only(args) -> int:
+    """Rewrite benchmarks.md (and the chart) from a results file, measuring nothing."""
+    document = json.loads(Path(args.json).read_text())
+    document["targets"] = report.targets(document)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    chart = None if args.no_chart else report.chart(document, out / "benchmarks.png")
+    (out / "benchmarks.md").write_text(report.markdown(document, chart))
+    report.print_targets(document)
+    log(f"wrote {out / 'benchmarks.md'}" + (f", {chart}" if chart else "") + f" from {args.json}")
     return 0
 
 
