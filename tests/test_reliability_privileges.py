@@ -1,0 +1,187 @@
+"""Least privilege and search_path safety (issue 5, section 5).
+
+test_sync_write_paths.py already shows a role with DML rights confirming through SET ROLE
+and look-alike tables on a session's search_path. Here: an application role that logs in
+with only SELECT/INSERT/UPDATE/DELETE on the four tables (USAGE on the schema and its
+sequences) drives every write path and can run ``check``; a hostile role owning
+same-named functions, an operator and tables on its search_path cannot hijack the
+trigger; and ``verify-triggers upgrade`` run by a role that does not own the tables fails
+with one line naming the problem.
+"""
+
+import os
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from clirun import assert_one_line_error, subprocess_run
+from rule import assert_rule, people_verifications, sheet
+
+TABLES = ["suppliers", "products", "supplier_products", "product_supplier_sheets"]
+
+
+def role_url(pg_server, dbname, role):
+    server_url = pg_server.url(dbname)
+    return server_url.replace(f"{pg_server.user}@", f"{role}@", 1)
+
+
+@pytest.fixture
+def app_role(installed, pg_server):
+    role = f"vt_app_{os.getpid()}_{installed.name}"
+    ident = sql.Identifier(role)
+    with installed.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA app TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+            sql.SQL(", ").join(sql.Identifier("app", t) for t in TABLES), ident))
+        conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA app TO {}").format(ident))
+    yield role
+    with installed.connect() as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+        conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+
+
+def test_an_application_role_with_only_dml_rights_drives_every_write_path(installed, pg_server, app_role):
+    with installed.connect() as admin:
+        people = people_verifications(admin)
+    with psycopg.connect(role_url(pg_server, installed.name, app_role), autocommit=True) as app:
+        assert app.execute("SELECT current_user").fetchone()[0] == app_role
+        app.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE supplier_id ="
+                    " (SELECT id FROM app.suppliers WHERE name = 'WANKE')")
+        app.execute("INSERT INTO app.products (sku) VALUES ('NEW1')")
+        app.execute("INSERT INTO app.supplier_products (supplier_id, local_product_id, manual_confirmed)"
+                    " SELECT su.id, p.id, true FROM app.products p, app.suppliers su"
+                    " WHERE p.sku = 'NEW1' AND su.name = 'PAREK'")
+        app.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name) VALUES ('NEW1', 'PAREK')")
+        assert sheet(app, "NEW1", "PAREK")[:2] == (True, "verify-triggers")
+        app.execute("UPDATE app.products SET sku = 'NEW2' WHERE sku = 'NEW1'")  # takes the epoch
+        assert sheet(app, "NEW1", "PAREK") == (False, None, None)
+        app.execute("UPDATE app.suppliers SET name = 'XINRUI-2' WHERE name = 'XINRUI'")
+        assert sheet(app, "BMX136", "XINRUI") == (False, None, None)
+        app.execute("DELETE FROM app.suppliers WHERE name = 'KEMEISING'")
+        assert sheet(app, "AUR516", "KEMEISING") == (False, None, None)
+        app.execute("UPDATE app.product_supplier_sheets SET is_verified = false WHERE sku = 'AUR516'")
+        assert sheet(app, "AUR516", "WANKE")[:2] == (True, "verify-triggers")
+        # the sync's own objects stay out of its reach
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("UPDATE app.verify_triggers_lock SET generation = 0")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("SELECT app.verify_triggers_sync(NULL)")
+        assert_rule(app, people)
+    # check reads the applied revision: a monitor needs SELECT on verify_triggers_version too
+    url = role_url(pg_server, installed.name, app_role)
+    assert_one_line_error(subprocess_run("--database-url", url, "check"), 2,
+                          "permission denied for table verify_triggers_version")
+    with installed.connect() as admin:
+        admin.execute(sql.SQL("GRANT SELECT ON app.verify_triggers_version TO {}").format(sql.Identifier(app_role)))
+    check = subprocess_run("--database-url", url, "check")
+    assert check.code == 0, check.out + check.err
+
+
+HOSTILE = """
+CREATE SCHEMA {evil} AUTHORIZATION {role};
+SET ROLE {role};
+CREATE FUNCTION {evil}.hijacked() RETURNS void LANGUAGE plpgsql AS
+    $$ BEGIN RAISE EXCEPTION 'hijacked by %', current_user; END $$;
+CREATE FUNCTION {evil}.now() RETURNS timestamptz LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM {evil}.hijacked(); RETURN NULL; END $$;
+CREATE FUNCTION {evil}.unnest(text[], text[]) RETURNS TABLE (a text, b text) LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM {evil}.hijacked(); END $$;
+CREATE FUNCTION {evil}.array_agg_sfunc(text[], varchar) RETURNS text[] LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM {evil}.hijacked(); RETURN NULL; END $$;
+CREATE AGGREGATE {evil}.array_agg(varchar) (SFUNC = {evil}.array_agg_sfunc, STYPE = text[]);
+CREATE FUNCTION {evil}.hashtextextended(text, bigint) RETURNS bigint LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM {evil}.hijacked(); RETURN 0; END $$;
+CREATE FUNCTION {evil}.set_config(text, text, boolean) RETURNS text LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM {evil}.hijacked(); RETURN NULL; END $$;
+CREATE FUNCTION {evil}.eq(varchar, varchar) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM {evil}.hijacked(); RETURN true; END $$;
+CREATE OPERATOR {evil}.= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = {evil}.eq);
+CREATE TABLE {evil}.products (id int, sku text);
+CREATE TABLE {evil}.suppliers (id int, name text);
+CREATE TABLE {evil}.verify_triggers_lock (bucket int, generation bigint);
+RESET ROLE;
+"""
+
+
+@pytest.fixture
+def hostile_role(app_role, installed):
+    """The application role owns a schema of look-alikes and puts it first on its search_path."""
+    evil = f"{app_role}_evil"
+    with installed.connect() as conn:
+        conn.execute(sql.SQL(HOSTILE).format(evil=sql.Identifier(evil), role=sql.Identifier(app_role)))
+        conn.execute(sql.SQL("ALTER ROLE {} SET search_path = {}, pg_catalog, app, public").format(
+            sql.Identifier(app_role), sql.Identifier(evil)))
+        conn.execute(sql.SQL("GRANT TEMPORARY ON DATABASE {} TO {}").format(
+            sql.Identifier(installed.name), sql.Identifier(app_role)))
+    return app_role, evil
+
+
+def test_a_role_owning_look_alike_functions_operators_and_tables_cannot_hijack_the_trigger(
+        installed, pg_server, hostile_role):
+    role, evil = hostile_role
+    with installed.connect() as admin:
+        people = people_verifications(admin)
+    with psycopg.connect(role_url(pg_server, installed.name, role), autocommit=True) as app:
+        assert app.execute("SHOW search_path").fetchone()[0].startswith(evil)
+        # the look-alikes are live in this session: unqualified calls reach them
+        with pytest.raises(psycopg.errors.RaiseException, match="hijacked"):
+            app.execute("SELECT now()")
+        with pytest.raises(psycopg.errors.RaiseException, match="hijacked"):
+            app.execute("SELECT 'a'::varchar = 'b'::varchar")
+        # and temporary look-alikes too (pg_temp is searched first for tables)
+        app.execute("CREATE TEMP TABLE product_supplier_sheets (id int, sku text, supplier_name text)")
+        app.execute("CREATE TEMP TABLE supplier_products (id int)")
+        app.execute("UPDATE app.supplier_products SET manual_confirmed = true")
+        app.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name) VALUES ('EMG411', 'KEMEISING')")
+        # (text comparisons: the role's own varchar = would call its look-alike operator)
+        app.execute("INSERT INTO app.supplier_products (supplier_id, local_product_id, manual_confirmed)"
+                    " SELECT su.id, p.id, true FROM app.products p, app.suppliers su"
+                    " WHERE p.sku::text = 'EMG411' AND su.name::text = 'KEMEISING'")
+        app.execute("UPDATE app.suppliers SET name = 'PAREK-2' WHERE name::text = 'PAREK'")
+        app.execute("DELETE FROM app.products WHERE sku::text = 'AUR516'")
+        assert app.execute("SELECT count(*) FROM pg_temp.product_supplier_sheets").fetchone()[0] == 0
+    with installed.connect() as admin:
+        assert sheet(admin, "AUR516", "WANKE") == (False, None, None)  # product deleted
+        assert sheet(admin, "EMG411", "KEMEISING")[:2] == (True, "verify-triggers")
+        assert sheet(admin, "EMG411", "WANKE") == (False, None, None)  # no match
+        assert sheet(admin, "BMX136", "PAREK") == (False, None, None)  # renamed away
+        assert_rule(admin, people)
+
+
+# --- the migration's own privileges ----------------------------------------------------------
+
+
+@pytest.fixture
+def migration_role(seeded, pg_server):
+    """A role that may create in the schema but owns none of the four tables."""
+    role = f"vt_deployer_{os.getpid()}"
+    ident = sql.Identifier(role)
+    with seeded.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+        conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA app TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {}").format(ident))
+    yield role
+    with seeded.connect() as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+        conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+
+
+def test_upgrade_by_a_role_that_does_not_own_the_tables_fails_in_one_line_and_installs_nothing(
+        seeded, pg_server, migration_role):
+    result = subprocess_run("--database-url", role_url(pg_server, seeded.name, migration_role), "upgrade")
+    assert_one_line_error(result, 2)
+    line = result.err_lines[0]
+    assert line == "verify-triggers: must be owner of table supplier_products", line
+    with seeded.connect() as conn:
+        # Alembic creates its (empty) version table before the revision fails; nothing else stays
+        assert conn.execute("SELECT count(*) FROM app.verify_triggers_version").fetchone()[0] == 0
+        leftovers = conn.execute(
+            "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'app' AND c.relname LIKE 'verify\\_triggers%'"
+            " AND c.relname NOT LIKE 'verify\\_triggers\\_version%'"
+            " UNION ALL SELECT tgname FROM pg_catalog.pg_trigger WHERE tgname LIKE 'verify\\_triggers%'"
+            " UNION ALL SELECT proname FROM pg_catalog.pg_proc WHERE proname LIKE 'verify\\_triggers%'"
+        ).fetchall()
+        assert leftovers == [], leftovers
