@@ -141,6 +141,10 @@ BEGIN
             recomputing := true;
 
             -- A new statement, so at READ COMMITTED it sees all committed before the locks.
+            -- Confirmation is probed per sheet row (a unique sku, then the partial index of
+            -- confirmed matches): linear in the pairs whatever the statistics say. A join
+            -- planned from stale statistics ("nothing is confirmed") turned a 100k-match
+            -- bulk confirm into a nested loop over all pairs that never finished.
             WITH pairs AS (
                 SELECT DISTINCT
                     p.sku,
@@ -148,33 +152,26 @@ BEGIN
                 FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
             ),
 
-            confirmed AS (
-                SELECT DISTINCT
-                    pairs.sku,
-                    pairs.supplier_name
-                FROM pairs
-                INNER JOIN {schema}.products AS pr ON pairs.sku = pr.sku
-                INNER JOIN {schema}.suppliers AS su ON pairs.supplier_name = su.name
-                INNER JOIN {schema}.supplier_products AS sp
-                    ON
-                        pr.id = sp.local_product_id
-                        AND su.id = sp.supplier_id
-                WHERE sp.manual_confirmed
-            ),
-
             target AS (
                 SELECT
                     sh.id,
-                    (c.sku IS NOT NULL) AS is_confirmed
+                    EXISTS (
+                        SELECT 1
+                        FROM {schema}.products AS pr
+                        INNER JOIN {schema}.supplier_products AS sp
+                            ON pr.id = sp.local_product_id
+                        INNER JOIN {schema}.suppliers AS su
+                            ON sp.supplier_id = su.id
+                        WHERE
+                            pr.sku = sh.sku
+                            AND su.name = sh.supplier_name
+                            AND sp.manual_confirmed
+                    ) AS is_confirmed
                 FROM pairs
                 INNER JOIN {schema}.product_supplier_sheets AS sh
                     ON
                         pairs.sku = sh.sku
                         AND pairs.supplier_name = sh.supplier_name
-                LEFT JOIN confirmed AS c
-                    ON
-                        pairs.sku = c.sku
-                        AND pairs.supplier_name = c.supplier_name
             )
 
             UPDATE {schema}.product_supplier_sheets AS sh
