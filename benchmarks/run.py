@@ -428,12 +428,16 @@ class Size:
             "sheet_price_after_single_row": (q.SHEET_PRICE_ONE, q.SHEET_PRICE, "unrelated_sheet_price",
                                              "no_triggers"),
         }
-        timeout_ms = int(self.args.warm_timeout * 1000)
         out = {}
         for role in SYNCED_ROLES:
             if role not in self.roles:
                 continue
             for name, (first, bulk, fresh_key, base_name) in cases.items():
+                # The cap: --warm-timeout, or 4x the fresh connection's time when that is longer,
+                # so a capped run always means "at least 4x slower than on a fresh connection".
+                fresh_s = self.result[fresh_key][role]["median_s"]
+                timeout_s = max(self.args.warm_timeout, 4 * fresh_s)
+                timeout_ms = int(timeout_s * 1000)
                 runs = []
                 for _ in range(self.repeat):
                     with self.server.connect(self.names[role]) as conn:
@@ -445,7 +449,7 @@ class Size:
                             runs.append({"seconds": run["seconds"], "timed_out": False,
                                          "drift": run["rule"]["drift"]})
                         except psycopg.errors.QueryCanceled:
-                            runs.append({"seconds": self.args.warm_timeout, "timed_out": True, "drift": None})
+                            runs.append({"seconds": timeout_s, "timed_out": True, "drift": None})
                     self.after(role)
                     if runs[-1]["timed_out"]:
                         break  # one timeout says it; repeating it costs minutes
@@ -453,9 +457,9 @@ class Size:
                     "median_s": statistics.median(r["seconds"] for r in runs),
                     "runs_s": [r["seconds"] for r in runs],
                     "timed_out": any(r["timed_out"] for r in runs),
-                    "timeout_s": self.args.warm_timeout,
+                    "timeout_s": timeout_s,
                     "drift": max((r["drift"] for r in runs if r["drift"] is not None), default=None),
-                    "fresh_session_s": self.result[fresh_key][role]["median_s"],
+                    "fresh_session_s": fresh_s,
                     "baseline_s": self.result[fresh_key][base_name]["median_s"],
                 }
         self.result["warm_session"] = out
@@ -660,7 +664,7 @@ def parse_args(argv=None):
                         help="cycles per client per pgbench run instead of --pgbench-seconds")
     parser.add_argument("--warm-timeout", type=float, default=30.0,
                         help="statement_timeout (s) of the bulk statements in a session that ran a "
-                             "single-row write first (default 30)")
+                             "single-row write first (default 30, or 4x the fresh-session time if longer)")
     parser.add_argument("--candidate", action="append", default=[], metavar="SQL_FILE",
                         help="also measure the installed triggers with this SQL applied on top "
                              "(a prototype of a later revision, e.g. benchmarks/prototypes/candidate.sql)")
