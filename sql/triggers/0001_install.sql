@@ -20,7 +20,8 @@
 -- Row locks live in the tuples, not in the shared lock table, so a bulk statement over
 -- a million pairs holds at most 1025 of them.
 --
--- Every function pins search_path and qualifies every name; they run as their owner
+-- Every function pins search_path and qualifies every name, and runs with jit = off (a plan
+-- costed for a bulk statement was JIT-compiled again on each later call); they run as their owner
 -- (SECURITY DEFINER) so an application role needs no privilege on the lock table.
 
 CREATE TABLE {schema}.verify_triggers_lock (
@@ -55,6 +56,7 @@ RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $fn$
 BEGIN
     PERFORM 1 FROM {schema}.verify_triggers_lock AS l WHERE l.bucket = -1 FOR SHARE;
@@ -70,6 +72,7 @@ RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $fn$
 BEGIN
     IF pg_catalog.current_setting('verify_triggers.epoch_held', true) = 'on' THEN
@@ -107,7 +110,12 @@ RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
+-- keep the written join order of the per-row probe: the unique sku first, then the
+-- partial index of confirmed matches by product (statistics taken before a bulk confirm
+-- say no match is confirmed, and the planner then scanned that whole index per row)
+SET join_collapse_limit = 1
 AS $fn$
 DECLARE
     changed bigint;
@@ -217,6 +225,7 @@ RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 -- a generic plan cannot fold "p_skus IS NULL OR ..." and scans every row per call
 SET plan_cache_mode = force_custom_plan
 AS $fn$
@@ -272,6 +281,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -304,6 +314,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -312,35 +323,37 @@ DECLARE
 BEGIN
     PERFORM {schema}.verify_triggers_lock_epoch();
 
-    -- Statement triggers with transition tables cannot name columns: filter here.
-    WITH changed AS (
+    -- Statement triggers with transition tables cannot name columns: filter here. The
+    -- changed rows are the (id, product, supplier, confirmed) versions seen once among old
+    -- and new rows: an aggregate, linear whatever plan PL/pgSQL cached for this query in
+    -- the session (a join of the two tuplestores planned for one row and reused for 100k
+    -- compared every row with every other). A pair is affected where a confirmed version
+    -- appears or disappears.
+    WITH versions AS (
         SELECT
-            o.local_product_id AS old_product_id,
-            o.supplier_id AS old_supplier_id,
-            o.manual_confirmed AS old_confirmed,
-            n.local_product_id AS new_product_id,
-            n.supplier_id AS new_supplier_id,
-            n.manual_confirmed AS new_confirmed
+            o.id,
+            o.local_product_id,
+            o.supplier_id,
+            o.manual_confirmed
+        FROM old_rows AS o
+        UNION ALL
+        SELECT
+            n.id,
+            n.local_product_id,
+            n.supplier_id,
+            n.manual_confirmed
         FROM new_rows AS n
-        INNER JOIN old_rows AS o ON n.id = o.id
-        WHERE
-            n.manual_confirmed IS DISTINCT FROM o.manual_confirmed
-            OR n.local_product_id IS DISTINCT FROM o.local_product_id
-            OR n.supplier_id IS DISTINCT FROM o.supplier_id
     ),
 
     sides AS (
         SELECT
-            changed.old_product_id AS product_id,
-            changed.old_supplier_id AS supplier_id
-        FROM changed
-        WHERE changed.old_confirmed
-        UNION
-        SELECT
-            changed.new_product_id,
-            changed.new_supplier_id
-        FROM changed
-        WHERE changed.new_confirmed
+            versions.local_product_id AS product_id,
+            versions.supplier_id
+        FROM versions
+        GROUP BY
+            versions.id, versions.local_product_id, versions.supplier_id,
+            versions.manual_confirmed
+        HAVING pg_catalog.count(*) = 1 AND versions.manual_confirmed
     )
 
     SELECT
@@ -366,6 +379,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -399,6 +413,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $fn$
 BEGIN
     IF TG_TABLE_NAME <> 'supplier_products' THEN
@@ -436,6 +451,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -471,6 +487,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -481,19 +498,24 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    WITH changed AS (
+    -- Rows whose pair or verification changed: the versions seen once among old and new
+    -- rows (an aggregate, linear whatever plan is cached; see verify_triggers_sp_update).
+    WITH versions AS (
         SELECT
-            o.sku AS old_sku,
-            o.supplier_name AS old_supplier_name,
-            n.sku AS new_sku,
-            n.supplier_name AS new_supplier_name
+            o.id,
+            o.sku,
+            o.supplier_name,
+            o.is_verified,
+            o.verified_by
+        FROM old_rows AS o
+        UNION ALL
+        SELECT
+            n.id,
+            n.sku,
+            n.supplier_name,
+            n.is_verified,
+            n.verified_by
         FROM new_rows AS n
-        INNER JOIN old_rows AS o ON n.id = o.id
-        WHERE
-            n.sku IS DISTINCT FROM o.sku
-            OR n.supplier_name IS DISTINCT FROM o.supplier_name
-            OR n.is_verified IS DISTINCT FROM o.is_verified
-            OR n.verified_by IS DISTINCT FROM o.verified_by
     )
 
     SELECT
@@ -501,17 +523,21 @@ BEGIN
         pg_catalog.array_agg(p.supplier_name)
     INTO skus, supplier_names
     FROM (
-        SELECT
-            changed.old_sku AS sku,
-            changed.old_supplier_name AS supplier_name
-        FROM changed
-        UNION
-        SELECT
-            changed.new_sku,
-            changed.new_supplier_name
-        FROM changed
-    ) AS p
-    WHERE p.sku IS NOT NULL AND p.supplier_name IS NOT NULL;
+        SELECT DISTINCT
+            changed.sku,
+            changed.supplier_name
+        FROM (
+            SELECT
+                versions.sku,
+                versions.supplier_name
+            FROM versions
+            GROUP BY
+                versions.id, versions.sku, versions.supplier_name,
+                versions.is_verified, versions.verified_by
+            HAVING pg_catalog.count(*) = 1
+        ) AS changed
+        WHERE changed.sku IS NOT NULL AND changed.supplier_name IS NOT NULL
+    ) AS p;
 
     IF skus IS NULL THEN
         RETURN NULL;
@@ -542,6 +568,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -567,6 +594,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -594,6 +622,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -619,6 +648,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
