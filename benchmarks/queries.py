@@ -151,6 +151,14 @@ REPLICA_ROLE = sql.SQL("SET LOCAL session_replication_role = replica")
 ANALYZE_SP = _q("ANALYZE {s}.supplier_products")
 ORIGIN_ROLE = sql.SQL("SET LOCAL session_replication_role = origin")
 
+# What exactly was measured: a fingerprint of the installed trigger functions' definitions.
+FUNCTIONS_MD5 = sql.SQL("""
+SELECT left(md5(string_agg(pg_catalog.pg_get_functiondef(p.oid), '' ORDER BY p.proname)), 12)
+FROM pg_catalog.pg_proc AS p
+INNER JOIN pg_catalog.pg_namespace AS n ON p.pronamespace = n.oid
+WHERE n.nspname = %(schema)s AND p.proname LIKE 'verify\\_triggers\\_%%'
+""")
+
 # --- locks ---------------------------------------------------------------------------------
 OWN_LOCKS = sql.SQL("""
 SELECT count(*) AS total,

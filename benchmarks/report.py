@@ -428,10 +428,20 @@ def markdown(document: dict, chart: Path | None) -> str:
     lines += ["", f"`max_locks_per_transaction` = {settings.get('max_locks_per_transaction')}, "
                   f"`max_connections` = {settings.get('max_connections')}.", ""]
 
-    lines += ["## Setup", ""]
-    lines += _table(["N", "load data s", "`upgrade head` (install + reconcile) s"],
-                    [[f"{int(s):,}", f"{res[s]['setup_s']['load']:.1f}", f"{res[s]['setup_s']['upgrade_head']:.1f}"]
+    lines += ["## Setup", "",
+              "What was measured: the git commit when each size was built, and a fingerprint (md5 of the",
+              "definitions) of the trigger functions installed in its databases. The migrations were",
+              "being revised while this benchmark was written: compare fingerprints before comparing runs.", ""]
+    lines += _table(["N", "load data s", "`upgrade head` (install + reconcile) s", "git", "installed functions",
+                     "candidate functions"],
+                    [[f"{int(s):,}", f"{res[s]['setup_s']['load']:.1f}", f"{res[s]['setup_s']['upgrade_head']:.1f}",
+                      str(res[s].get("git_head", "?")), str(res[s].get("installed_functions_md5", {}).get("triggers", "?")),
+                      str(res[s].get("installed_functions_md5", {}).get("candidate", "-"))]
                      for s in sizes])
+    prints = {res[s].get("installed_functions_md5", {}).get("triggers") for s in sizes}
+    if len(prints) > 1:
+        lines += ["", "**Warning: the installed functions differ between sizes in this run** (the migrations "
+                  "changed while it ran); compare sizes with care."]
 
     if chart:
         lines += ["", "## Cost against N", "", f"![cost against N]({Path(chart).name})"]

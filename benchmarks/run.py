@@ -159,6 +159,16 @@ def apply_sql_file(server: Server, name: str, path: Path) -> None:
         conn.execute(q.VACUUM_ANALYZE)
 
 
+def git_head() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "sql", "migrations"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return done.stdout.strip() + ("+uncommitted sql/migrations changes" if dirty else "")
+    except OSError:
+        return None
+
+
 def head_revision() -> str:
     try:
         from verify_triggers import migrations_api
@@ -357,6 +367,10 @@ class Size:
             for path in self.args.candidate:
                 apply_sql_file(server, names["candidate"], Path(path))
         self.conns = {role: server.connect(names[role]) for role in self.roles}
+        self.result["installed_functions_md5"] = {
+            role: self.conns[role].execute(q.FUNCTIONS_MD5, {"schema": q.SCHEMA}).fetchone()[0]
+            for role in SYNCED_ROLES if role in self.roles}
+        self.result["git_head"] = git_head()
         self.result["initial"] = {role: rule_state(conn) for role, conn in self.conns.items()}
 
     def drop(self) -> None:

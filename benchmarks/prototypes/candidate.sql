@@ -2,7 +2,10 @@
 -- benchmarks/prototypes/candidate.sql`: applied on top of the installed revision in the
 -- benchmark's own database only. It is not a migration and installs nothing anywhere else.
 --
--- What it changes, and why (docs/benchmarks.md has the measurements):
+-- What it changes, and why (docs/benchmarks.md has the measurements). Written against
+-- sql/triggers/0001_install.sql as of 34d75b3, which already adopted part of this (jit = off;
+-- changed rows found by an aggregate rather than a join). The functions it replaces must be
+-- re-derived if that file changes again.
 --
 -- 1. No transition-table query can be handed a plan made for another statement's size.
 --    PL/pgSQL caches the plan of a query without parameters at its first execution in the
@@ -24,10 +27,8 @@
 --    single-row confirm's backend CPU).
 -- 4. jit = off in every trigger function: a cached plan with a bulk-sized cost estimate was
 --    JIT-compiled again on every execution (and a bulk confirm's own JIT took ~260 ms at 100k).
--- 5. The bulk sync joins the sheet rows on (sku, supplier_name) directly instead of
---    collecting their ids and joining back on the primary key, with work_mem = 64MB for its
---    hashes and sorts (they spilled to disk at the default 4MB from N = 100k); the changed-row
---    detection of (1) gets the same work_mem.
+-- 5. work_mem = 64MB for the set-based sync and the changed-row detection: their hashes and
+--    sorts spilled to disk at the default 4MB from N = 100k.
 -- 6. The bulk sync updates the sheet rows in (sku, supplier_name) order. The pair arrays come
 --    out of hash aggregates in random order; at N = 1M (3M sheet rows, indexes larger than
 --    shared_buffers) updating in that order spent half its time in _bt_doinsert reading and
@@ -104,17 +105,20 @@ $fn$;
 
 REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_one(text, text) FROM public;
 
--- (3) sync_pairs hands a single pair to sync_one. (5) The set-based path updates the sheet
--- rows joined on (sku, supplier_name) directly, instead of finding their ids and joining back
--- on the primary key (one index probe per row), with work_mem for its hashes and sorts.
--- Otherwise verbatim from the installed revision (ca1378f: subtransaction, deadlock retry).
+-- (3) sync_pairs hands a single pair to sync_one; (5) work_mem and (6) key order for the
+-- set-based path. Otherwise verbatim from the installed revision as of 34d75b3 (subtransaction
+-- and deadlock retry of ca1378f, per-row confirmation probe of 17a59c2, jit off).
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_pairs(p_skus text[], p_supplier_names text[])
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 SET jit = off
+SET plan_cache_mode = force_custom_plan
+-- keep the written join order of the per-row probe: the unique sku first, then the
+-- partial index of confirmed matches by product (statistics taken before a bulk confirm
+-- say no match is confirmed, and the planner then scanned that whole index per row)
+SET join_collapse_limit = 1
 SET work_mem = '64MB'
 AS $fn$
 DECLARE
@@ -152,6 +156,10 @@ BEGIN
             recomputing := true;
 
             -- A new statement, so at READ COMMITTED it sees all committed before the locks.
+            -- Confirmation is probed per sheet row (a unique sku, then the partial index of
+            -- confirmed matches): linear in the pairs whatever the statistics say. A join
+            -- planned from stale statistics ("nothing is confirmed") turned a 100k-match
+            -- bulk confirm into a nested loop over all pairs that never finished.
             -- (6) In key order: the arrays arrive in hash order, and updating 1M sheet rows
             -- in random order thrashes their indexes once they outgrow shared_buffers.
             WITH pairs AS MATERIALIZED (
@@ -162,30 +170,26 @@ BEGIN
                 ORDER BY p.sku, p.supplier_name
             ),
 
-            confirmed AS (
-                SELECT DISTINCT
-                    pairs.sku,
-                    pairs.supplier_name
-                FROM pairs
-                INNER JOIN {schema}.products AS pr ON pairs.sku = pr.sku
-                INNER JOIN {schema}.suppliers AS su ON pairs.supplier_name = su.name
-                INNER JOIN {schema}.supplier_products AS sp
-                    ON
-                        pr.id = sp.local_product_id
-                        AND su.id = sp.supplier_id
-                WHERE sp.manual_confirmed
-            ),
-
             target AS (
                 SELECT
-                    pairs.sku,
-                    pairs.supplier_name,
-                    (c.sku IS NOT NULL) AS is_confirmed
+                    sh.id,
+                    EXISTS (
+                        SELECT 1
+                        FROM {schema}.products AS pr
+                        INNER JOIN {schema}.supplier_products AS sp
+                            ON pr.id = sp.local_product_id
+                        INNER JOIN {schema}.suppliers AS su
+                            ON sp.supplier_id = su.id
+                        WHERE
+                            pr.sku = sh.sku
+                            AND su.name = sh.supplier_name
+                            AND sp.manual_confirmed
+                    ) AS is_confirmed
                 FROM pairs
-                LEFT JOIN confirmed AS c
+                INNER JOIN {schema}.product_supplier_sheets AS sh
                     ON
-                        pairs.sku = c.sku
-                        AND pairs.supplier_name = c.supplier_name
+                        pairs.sku = sh.sku
+                        AND pairs.supplier_name = sh.supplier_name
             )
 
             UPDATE {schema}.product_supplier_sheets AS sh
@@ -195,8 +199,7 @@ BEGIN
                 verified_at = CASE WHEN t.is_confirmed THEN pg_catalog.now() END
             FROM target AS t
             WHERE
-                sh.sku = t.sku
-                AND sh.supplier_name = t.supplier_name
+                sh.id = t.id
                 AND (
                     (t.is_confirmed AND sh.is_verified IS NOT TRUE)
                     OR (NOT t.is_confirmed AND sh.verified_by = 'verify-triggers')
