@@ -30,6 +30,8 @@ from . import resources
 # revision -> the SQL files (under sql/) whose CREATE/DROP statements define its objects.
 MANIFEST: dict[str, tuple[str, ...]] = {
     "0001": ("triggers/0001_indexes.sql", "triggers/0001_install.sql"),
+    "0002": ("triggers/0002_indexes.sql", "triggers/0002_install.sql",
+             "triggers/0002_drop_old_indexes.sql"),
 }
 # A revision missing from MANIFEST contributes these files of its own, when they exist.
 CONVENTIONAL = ("triggers/{revision}_indexes.sql", "triggers/{revision}_install.sql")
