@@ -1,7 +1,7 @@
 -- verify-triggers CLI `check`: the rule's verdict on every sheet row in scope, in one
--- set-based statement. The sheets are read once, hash-joined with the confirmed pairs
--- (a full join, so confirmed pairs without a sheet row come out too); the listings
--- then read that result, and only their (at most {limit}) rows look up match ids.
+-- statement. The sheets are hash-joined with the confirmed pairs twice, once counted as
+-- they stream by and once keeping only drifted rows; confirmed pairs without a sheet row
+-- are an anti-join; only the listed (at most {limit}) rows look up match ids.
 --
 -- Bound values: {skus} (text[]; NULL checks every row) and {limit} (bigint; NULL lists
 -- every row). One row per result, as (kind, detail jsonb):
@@ -34,73 +34,91 @@ WITH confirmed AS MATERIALIZED (
     GROUP BY pr.sku, su.name
 ),
 
-sheets AS (
+-- The verdict counts: one pass over the sheet rows in scope, aggregated as it goes (3M
+-- rows were once materialised here and read three times: 2.5 s of 3.4 s at N = 1M).
+summary AS (
     SELECT
-        sh.id,
+        counted.checked,
+        counted.needs_sync,
+        counted.stale,
+        counted.manual,
+        counted.checked - counted.needs_sync - counted.stale - counted.manual AS synced
+    FROM (
+        SELECT
+            pg_catalog.count(*) AS checked,
+            pg_catalog.count(*) FILTER (
+                WHERE v.is_confirmed AND v.is_verified IS NOT TRUE
+            ) AS needs_sync,
+            pg_catalog.count(*) FILTER (
+                WHERE NOT v.is_confirmed AND v.verified_by = 'verify-triggers'
+            ) AS stale,
+            pg_catalog.count(*) FILTER (
+                WHERE
+                NOT v.is_confirmed
+                AND v.is_verified
+                AND v.verified_by IS DISTINCT FROM 'verify-triggers'
+            ) AS manual
+        FROM (
+            SELECT
+                sh.is_verified,
+                sh.verified_by,
+                (c.sku IS NOT NULL) AS is_confirmed
+            FROM {schema}.product_supplier_sheets AS sh
+            LEFT JOIN confirmed AS c
+                ON
+                    sh.sku = c.sku
+                    AND sh.supplier_name = c.supplier_name
+            WHERE
+                CAST({skus} AS text[]) IS NULL
+                OR sh.sku = ANY(CAST({skus} AS text[]))
+        ) AS v
+    ) AS counted
+),
+
+-- The drifted rows only, in a second pass (a top-N sort keeps {limit} of them).
+drift AS (
+    SELECT
         sh.sku,
         sh.supplier_name,
         sh.is_verified,
-        sh.verified_by
-    FROM {schema}.product_supplier_sheets AS sh
-    WHERE
-        CAST({skus} AS text[]) IS NULL
-        OR sh.sku = ANY(CAST({skus} AS text[]))
-),
-
-classified AS MATERIALIZED (
-    SELECT
-        sh.id,
-        sh.is_verified,
         sh.verified_by,
-        COALESCE(sh.sku, c.sku) AS sku,
-        COALESCE(sh.supplier_name, c.supplier_name) AS supplier_name,
-        CASE
-            WHEN sh.id IS NULL THEN 'UNMATCHED'
-            WHEN c.sku IS NOT NULL AND sh.is_verified IS NOT TRUE THEN 'NEEDS SYNC'
-            WHEN c.sku IS NULL AND sh.verified_by = 'verify-triggers' THEN 'STALE'
-            WHEN c.sku IS NULL AND sh.is_verified THEN 'MANUAL'
-            ELSE 'SYNCED'
-        END AS state
-    FROM sheets AS sh
-    FULL JOIN confirmed AS c
+        CASE WHEN c.sku IS NOT NULL THEN 'NEEDS SYNC' ELSE 'STALE' END AS state,
+        pg_catalog.count(*) OVER () AS total
+    FROM {schema}.product_supplier_sheets AS sh
+    LEFT JOIN confirmed AS c
         ON
             sh.sku = c.sku
             AND sh.supplier_name = c.supplier_name
-),
-
-summary AS (
-    SELECT
-        pg_catalog.count(*) FILTER (WHERE cl.state <> 'UNMATCHED') AS checked,
-        pg_catalog.count(*) FILTER (WHERE cl.state = 'SYNCED') AS synced,
-        pg_catalog.count(*) FILTER (WHERE cl.state = 'NEEDS SYNC') AS needs_sync,
-        pg_catalog.count(*) FILTER (WHERE cl.state = 'STALE') AS stale,
-        pg_catalog.count(*) FILTER (WHERE cl.state = 'MANUAL') AS manual
-    FROM classified AS cl
-),
-
-drift AS (
-    SELECT
-        cl.sku,
-        cl.supplier_name,
-        cl.is_verified,
-        cl.verified_by,
-        cl.state,
-        pg_catalog.count(*) OVER () AS total
-    FROM classified AS cl
-    WHERE cl.state IN ('NEEDS SYNC', 'STALE')
-    ORDER BY cl.sku, cl.supplier_name, cl.id
+    WHERE
+        (
+            CAST({skus} AS text[]) IS NULL
+            OR sh.sku = ANY(CAST({skus} AS text[]))
+        )
+        AND (
+            (c.sku IS NOT NULL AND sh.is_verified IS NOT TRUE)
+            OR (c.sku IS NULL AND sh.verified_by = 'verify-triggers')
+        )
+        -- none drifted (the usual case): the summary says so, and this pass never runs
+        AND (SELECT sm.needs_sync + sm.stale FROM summary AS sm) > 0
+    ORDER BY sh.sku, sh.supplier_name, sh.id
     LIMIT {limit}
 ),
 
 -- confirmed pairs that no sheet row carries under exactly that sku and supplier name
 unmatched AS (
     SELECT
-        cl.sku,
-        cl.supplier_name,
+        c.sku,
+        c.supplier_name,
         pg_catalog.count(*) OVER () AS total
-    FROM classified AS cl
-    WHERE cl.state = 'UNMATCHED'
-    ORDER BY cl.sku, cl.supplier_name
+    FROM confirmed AS c
+    WHERE NOT EXISTS (
+        SELECT 1
+        FROM {schema}.product_supplier_sheets AS sh
+        WHERE
+            sh.sku = c.sku
+            AND sh.supplier_name = c.supplier_name
+    )
+    ORDER BY c.sku, c.supplier_name
     LIMIT {limit}
 ),
 
