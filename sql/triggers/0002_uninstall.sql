@@ -363,5 +363,7 @@ BEGIN
 END
 $fn$;
 
+ALTER TABLE {schema}.verify_triggers_lock SET (fillfactor = 50);
+
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_never_called();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_sync_one(text, text);
