@@ -33,6 +33,11 @@ MANIFEST: dict[str, tuple[str, ...]] = {
     "0002": ("triggers/0002_indexes.sql", "triggers/0002_install.sql",
              "triggers/0002_drop_old_indexes.sql"),
 }
+# An index the sync needs only when the application has no index of its own that serves
+# the same lookups: index -> the query (under sql/) naming such an index of the application's.
+COVERED_BY: dict[str, str] = {
+    "verify_triggers_sp_match_idx": "triggers/0002_product_index.sql",
+}
 # A revision missing from MANIFEST contributes these files of its own, when they exist.
 CONVENTIONAL = ("triggers/{revision}_indexes.sql", "triggers/{revision}_install.sql")
 

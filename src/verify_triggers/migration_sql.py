@@ -46,6 +46,16 @@ def execute_file(name: str) -> None:
         _raw(statement)
 
 
+def existing_product_index() -> str | None:
+    """The application's index that finds matches by product, if any (online only).
+
+    Offline there is no catalog to ask: the script builds 0002's own index.
+    """
+    if _context().as_sql:
+        return None
+    return _raw(_render("triggers/0002_product_index.sql")).scalar()
+
+
 def execute_ddl(name: str) -> None:
     """Execute ``sql/<name>`` under a short ``lock_timeout``, retried with back-off.
 

@@ -177,7 +177,11 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
     for kind, names in (("table", expected.tables), ("index", expected.indexes)):
         for name in names:
             found = relations.pop(name, None)
-            if found is None or found["kind"] != kind:
+            cover = _covering_index(conn, schema, name) if found is None else None
+            if cover:
+                result.objects.append(ObjectStatus(kind, name, INSTALLED,
+                                                   f"not needed: the application's {cover} serves it", True))
+            elif found is None or found["kind"] != kind:
                 result.objects.append(ObjectStatus(kind, name, MISSING,
                                                    f"not in the database: {_missing_fix(applied)}", False))
             elif not found["valid"]:
@@ -201,6 +205,14 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
 
     _collect_problems(result)
     return result
+
+
+def _covering_index(conn: psycopg.Connection, schema: str, name: str) -> str | None:
+    """The application's index that makes ``name`` unnecessary, if it has one."""
+    if name not in manifest.COVERED_BY:
+        return None
+    row = conn.execute(resources.render(manifest.COVERED_BY[name], schema)).fetchone()
+    return row[0] if row else None
 
 
 def _plural(n: int, kind: str) -> str:
