@@ -174,3 +174,7 @@ BUCKET_ROWS_LOCKED = _q("""
 SELECT count(*) FROM {s}.verify_triggers_lock AS l
 WHERE l.bucket >= 0 AND age(l.xmin) <= age(pg_current_xact_id()::xid)
 """)
+
+# WAL position, and bytes of WAL written since a position (pgbench runs).
+WAL_LSN = "SELECT pg_catalog.pg_current_wal_lsn()"
+WAL_SINCE = "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), %(lsn)s::pg_lsn)"

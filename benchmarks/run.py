@@ -315,12 +315,19 @@ def run_pgbench(args, server: Server, dbname: str, script: str, n: int, pct: int
     else:
         cmd += ["--time", str(args.pgbench_seconds)]
     cmd += server.libpq_args() + [dbname]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=server.env())
+    # WAL written during the run, server-wide (the benchmark is the server's only writer
+    # while it runs; on a shared server this over-counts for every approach alike).
+    with server.connect("postgres") as conn:
+        start_lsn = conn.execute(q.WAL_LSN).fetchone()[0]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=server.env())
+        wal_bytes = conn.execute(q.WAL_SINCE, {"lsn": start_lsn}).fetchone()[0]
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     found = parse_pgbench(done.stdout)
     if "latency_ms" not in found:
         raise RuntimeError(f"could not read pgbench output:\n{done.stdout}\n{done.stderr}")
+    if found.get("cycles"):
+        found["wal_bytes_per_cycle"] = float(wal_bytes) / found["cycles"]
     return found
 
 
@@ -528,6 +535,8 @@ class Size:
                         "latency_ms_runs": [r["latency_ms"] for r in rs],
                         "median_tps": statistics.median(r["tps"] for r in rs),
                         "cycles": sum(r.get("cycles", 0) for r in rs),
+                        "median_wal_bytes_per_cycle": statistics.median(
+                            r.get("wal_bytes_per_cycle", 0.0) for r in rs),
                         "failed": sum(r.get("failed", 0) for r in rs),
                     }
                     for name, rs in runs.items()
@@ -681,7 +690,7 @@ def parse_args(argv=None):
                              "single-row write first (default 30, or 4x the fresh-session time if longer)")
     parser.add_argument("--candidate", action="append", default=[], metavar="SQL_FILE",
                         help="also measure the installed triggers with this SQL applied on top "
-                             "(a prototype of a later revision, e.g. benchmarks/prototypes/candidate.sql)")
+                             "(a prototype of a later revision)")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart (no matplotlib needed)")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--report-only", action="store_true",
