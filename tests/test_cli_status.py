@@ -30,7 +30,7 @@ def test_installed_is_healthy_and_lists_every_object(installed, capsys):
     result = run(capsys, "--database-url", installed.url(), "status")
     assert result.code == 0, result.out + result.err
     assert result.err == ""
-    assert "revision: 0001 applied, head 0001" in result.out
+    assert "revision: 0002 applied, head 0002" in result.out
     assert "healthy: " in result.out
     assert "verify_triggers_sp_update on supplier_products" in result.out
     assert "verify_triggers_sync(p_skus text[])" in result.out
@@ -59,6 +59,26 @@ def test_the_expected_objects_come_from_the_revisions_sql_files():
     assert any(c.startswith("search_path=") for c in exp.functions["verify_triggers_sync"].config)
 
 
+def test_the_expected_objects_at_0002_fold_its_files_over_0001():
+    old, new = manifest.expected("0001", "app"), manifest.expected("0002", "app")
+    install = resources.sql_path("triggers/0002_install.sql").read_text()
+    assert set(new.triggers) == set(old.triggers) | {"verify_triggers_sp_changed",
+                                                     "verify_triggers_sheet_changed"}
+    assert new.triggers["verify_triggers_sp_changed"].table == "supplier_products"
+    assert new.triggers["verify_triggers_sheet_changed"].table == "product_supplier_sheets"
+    assert set(new.functions) == set(old.functions) | {"verify_triggers_sync_one",
+                                                       "verify_triggers_never_called"}
+    # a function 0002 replaces is expected with 0002's body and settings, one it keeps with 0001's
+    for name in ("verify_triggers_sp_update", "verify_triggers_lock_epoch", "verify_triggers_sync_pairs"):
+        assert f".{name}(" in install
+        assert new.functions[name] != old.functions[name], name
+    assert "pg_advisory_xact_lock_shared" in new.functions["verify_triggers_lock_epoch"].body
+    assert new.functions["verify_triggers_truncate"] == old.functions["verify_triggers_truncate"]
+    assert new.tables == old.tables
+    assert set(old.indexes) == {"verify_triggers_sp_confirmed_idx", "verify_triggers_suppliers_name_idx"}
+    assert set(new.indexes) == {"verify_triggers_sp_match_idx", "verify_triggers_suppliers_name_idx"}
+
+
 def test_a_later_revision_overrides_and_drops_definitions():
     exp = manifest.expected("0001", "app")
     later = """
@@ -80,7 +100,7 @@ def test_not_installed_is_a_finding_with_one_line_on_stderr(seeded, capsys):
     result = run(capsys, "--database-url", seeded.url(), "status")
     assert result.code == 1
     assert result.err_lines == ["verify-triggers: not installed in schema 'app': run verify-triggers upgrade"]
-    assert "revision: none applied, head 0001" in result.out
+    assert "revision: none applied, head 0002" in result.out
 
 
 def test_after_downgrade_nothing_is_installed(installed, capsys):
@@ -223,10 +243,10 @@ def test_definitions_compare_equal_whatever_the_search_path(installed, capsys):
 def test_an_invalid_index_is_reported(installed, capsys):
     with installed.connect() as conn:  # what a failed CREATE INDEX CONCURRENTLY leaves
         conn.execute("UPDATE pg_index SET indisvalid = false"
-                     " WHERE indexrelid = 'app.verify_triggers_sp_confirmed_idx'::regclass")
+                     " WHERE indexrelid = 'app.verify_triggers_suppliers_name_idx'::regclass")
     result = run(capsys, "--database-url", installed.url(), "status", "--format", "json")
     assert result.code == 1
-    index = _objects(result.json(), "index")["verify_triggers_sp_confirmed_idx"]
+    index = _objects(result.json(), "index")["verify_triggers_suppliers_name_idx"]
     assert index["state"] == "INVALID" and "REINDEX INDEX CONCURRENTLY" in index["detail"]
 
 
@@ -243,13 +263,16 @@ def test_a_trigger_on_the_wrong_table_is_missing_there_and_extra_elsewhere(insta
 
 
 def test_a_recorded_revision_whose_objects_were_dropped(installed, capsys):
+    head = migrations_api.head_revision()
     with installed.connect() as conn:
+        # every revision's objects, newest first, the version table kept
+        conn.execute(resources.render("triggers/0002_uninstall.sql", "app"))
         conn.execute(resources.render("triggers/0001_uninstall.sql", "app"))
-        for index in manifest.expected("0001", "app").indexes:
+        for index in manifest.expected(head, "app").indexes:
             conn.execute(sql.SQL("DROP INDEX IF EXISTS {}.{}").format(sql.Identifier("app"),
                                                                       sql.Identifier(index)))
     result = run(capsys, "--database-url", installed.url(), "status")
     assert result.code == 1
     assert result.err_lines == [
-        "verify-triggers: revision 0001 is recorded in schema 'app' but none of its objects exists: "
+        f"verify-triggers: revision {head} is recorded in schema 'app' but none of its objects exists: "
         "reinstall it (verify-triggers downgrade base, then verify-triggers upgrade)"]

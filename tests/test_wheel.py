@@ -63,6 +63,13 @@ def test_the_wheel_ships_migrations_sql_and_the_console_script(wheel):
                  "verify_triggers/migrations/env.py",
                  "verify_triggers/migrations/versions/0001_verification_sync.py",
                  "verify_triggers/sql/triggers/0001_install.sql",
+                 "verify_triggers/migrations/versions/0002_cheaper_writes.py",
+                 "verify_triggers/sql/triggers/0002_install.sql",
+                 "verify_triggers/sql/triggers/0002_uninstall.sql",
+                 "verify_triggers/sql/triggers/0002_indexes.sql",
+                 "verify_triggers/sql/triggers/0002_drop_old_indexes.sql",
+                 "verify_triggers/sql/triggers/0002_drop_indexes.sql",
+                 "verify_triggers/sql/triggers/0002_product_index.sql",
                  "verify_triggers/sql/queries/check.sql",
                  "verify_triggers/sql/demo/seed.sql"):
         assert name in names, name
@@ -88,7 +95,8 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     upgrade = _run([script, "upgrade"], cwd=work, env=env)
     assert upgrade.code == 0, upgrade.out + upgrade.err
     assert "Running upgrade  -> 0001" in upgrade.out
-    assert "at revision 0001 (head)" in upgrade.out
+    assert "Running upgrade 0001 -> 0002" in upgrade.out
+    assert "at revision 0002 (head)" in upgrade.out
 
     check = _run([script, "check"], cwd=work, env=env)
     assert check.code == 0, check.out + check.err
