@@ -8,9 +8,9 @@
 --    lookups with cached generic plans, and an update that changes no confirmed
 --    (product, supplier) returns before taking any lock.
 -- 2. A bulk update of a column the rule does not read (a price refresh) paid for an
---    aggregate over every old and new row. A row trigger restricted to the columns the
---    rule reads (UPDATE OF ... WHEN they changed) now marks the transaction; the statement
---    trigger returns at once while no row of it changed such a column.
+--    aggregate over every old and new row. A row trigger whose WHEN clause compares the
+--    columns the rule reads now marks the transaction when one of them changed; the
+--    statement trigger returns at once while none did.
 -- 3. The per-row confirmation probe of sync_pairs could scan the whole partial index of
 --    confirmed matches for every sheet row (a join filter instead of an index condition,
 --    from statistics taken before a bulk confirm): about 0.2 ms a row. The probe now looks
@@ -712,11 +712,12 @@ BEGIN
 END
 $fn$;
 
--- The marks. UPDATE OF: an UPDATE whose SET list names none of these columns does not even
--- evaluate the WHEN clause.
+-- The marks. No column list (UPDATE OF ...): PostgreSQL fires a column-list trigger only
+-- when the UPDATE's SET list names one of the columns, not when an application's BEFORE
+-- UPDATE trigger changes it, and such a change must be synced too. The WHEN clause is
+-- evaluated for every updated row; it is a few comparisons, and queues nothing.
 CREATE TRIGGER verify_triggers_sp_changed
-AFTER UPDATE OF manual_confirmed, local_product_id, supplier_id
-ON {schema}.supplier_products
+AFTER UPDATE ON {schema}.supplier_products
 FOR EACH ROW
 WHEN (
     (
@@ -729,8 +730,7 @@ WHEN (
 EXECUTE FUNCTION {schema}.verify_triggers_never_called();
 
 CREATE TRIGGER verify_triggers_sheet_changed
-AFTER UPDATE OF sku, supplier_name, is_verified, verified_by
-ON {schema}.product_supplier_sheets
+AFTER UPDATE ON {schema}.product_supplier_sheets
 FOR EACH ROW
 WHEN (
     (

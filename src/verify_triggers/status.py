@@ -141,6 +141,8 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
                 "install the release that made it")
             basis = head
     expected = manifest.expected(basis or head, schema)
+    # An application index stands in for one of ours only where the sync is installed.
+    sync_present = applied is not None and (bool(functions) or bool(triggers) or bool(relations))
     fix = "run verify-triggers upgrade" if applied != head else (
         "reinstall it: verify-triggers downgrade base, then verify-triggers upgrade")
 
@@ -177,7 +179,7 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
     for kind, names in (("table", expected.tables), ("index", expected.indexes)):
         for name in names:
             found = relations.pop(name, None)
-            cover = _covering_index(conn, schema, name) if found is None else None
+            cover = _covering_index(conn, schema, name) if found is None and sync_present else None
             if cover:
                 result.objects.append(ObjectStatus(kind, name, INSTALLED,
                                                    f"not needed: the application's {cover} serves it", True))
