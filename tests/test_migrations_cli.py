@@ -298,7 +298,12 @@ def test_the_offline_script_installs_a_working_sync_on_a_fresh_seeded_database(m
             load_sql(conn, FIXTURES / "schema.sql", schema=schema)
     reference.upgrade(schema=schema)
     with database.connect() as conn, reference.connect() as ref:
-        assert object_names(conn) == object_names(ref)
+        # Online, 0002 asks the catalog and reuses the application's index on
+        # supplier_products (local_product_id); a script cannot ask, so it builds its own.
+        offline_extra = {("relation i", schema, "verify_triggers_sp_match_idx")}
+        installed = object_names(conn)
+        assert [r for r in installed if r not in offline_extra] == object_names(ref)
+        assert offline_extra <= set(installed)
         assert version(conn, schema) == [(migrations_api.head_revision(),)]
         assert_rule(conn, people, schema)
         assert sheet(conn, "BMX136", "PAREK", schema)[:2] == (True, SYNC)
