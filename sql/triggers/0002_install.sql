@@ -335,13 +335,13 @@ END
 $fn$;
 
 -- supplier_products. Only confirmed rows can confirm a pair, so a pair is affected where a
--- confirmed (id, product, supplier) version appears or disappears. A statement that wrote
--- one row finds its changed match from the transition tables alone, and takes the epoch
--- and reads names only when there is one: a primary-key lookup with a cached plan. A
--- statement that wrote several takes the epoch, then finds the changed matches and their
--- names in one statement planned for its transition tables (EXECUTE), so that no plan made
--- for one row is reused for a million, nor a million-row plan for one row. (The pairs may
--- repeat there; sync_pairs takes them distinct.)
+-- confirmed (product, supplier) appears or disappears. A statement that wrote one row (the
+-- application's confirm) reads that row's versions from the transition tables, and takes
+-- the epoch and reads names only when a pair changed: primary-key lookups with cached
+-- plans. A statement that wrote several takes the epoch, then finds the changed matches
+-- and their names in one statement planned for its transition tables (EXECUTE), so that
+-- no plan made for one row is reused for a million, nor a million-row plan for one row.
+-- (The pairs may repeat there; sync_pairs takes them distinct.)
 
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sp_insert()
 RETURNS trigger
@@ -352,36 +352,27 @@ SET jit = off
 SET work_mem = '64MB'
 AS $fn$
 DECLARE
-    statement_rows bigint;
-    matches bigint;
     product_id {schema}.supplier_products.local_product_id%TYPE;
     supplier_id {schema}.supplier_products.supplier_id%TYPE;
+    confirmed {schema}.supplier_products.manual_confirmed%TYPE;
     sku text;
     supplier_name text;
     skus text [];
     supplier_names text [];
     synced bigint;
 BEGIN
-    SELECT pg_catalog.count(*)
-    INTO statement_rows
-    FROM (SELECT 1 FROM new_rows LIMIT 2) AS r;
+    PERFORM 1 FROM new_rows OFFSET 1 LIMIT 1;
 
-    IF statement_rows = 1 THEN
-        -- One row written, the common case: its changed match, if any, before any lock.
+    IF NOT FOUND THEN
+        -- One row written, the common case: its match, if confirmed, before any lock.
         SELECT
-            c.local_product_id,
-            c.supplier_id,
-            pg_catalog.count(*) OVER ()
-        INTO product_id, supplier_id, matches
-        FROM (
-            SELECT DISTINCT
-                r.local_product_id,
-                r.supplier_id
-            FROM new_rows AS r
-            WHERE r.manual_confirmed
-        ) AS c
-        LIMIT 1;
-        IF NOT FOUND THEN
+            r.local_product_id,
+            r.supplier_id,
+            r.manual_confirmed
+        INTO product_id, supplier_id, confirmed
+        FROM new_rows AS r;
+
+        IF confirmed IS NOT TRUE THEN
             RETURN NULL;
         END IF;
 
@@ -390,17 +381,15 @@ BEGIN
             pg_catalog.hashtext('verify_triggers.' || {schema_name}), -1
         );
 
-        IF matches = 1 THEN
-            SELECT
-                pr.sku,
-                su.name
-            INTO sku, supplier_name
-            FROM {schema}.products AS pr, {schema}.suppliers AS su
-            WHERE pr.id = product_id AND su.id = supplier_id;
+        SELECT
+            pr.sku,
+            su.name
+        INTO sku, supplier_name
+        FROM {schema}.products AS pr, {schema}.suppliers AS su
+        WHERE pr.id = product_id AND su.id = supplier_id;
 
-            synced := {schema}.verify_triggers_sync_one(sku, supplier_name);
-            RETURN NULL;
-        END IF;
+        synced := {schema}.verify_triggers_sync_one(sku, supplier_name);
+        RETURN NULL;
     ELSE
         -- Several rows: the epoch, then the changed matches and their names in one
         -- statement planned for these transition tables.
@@ -434,10 +423,12 @@ SET jit = off
 SET work_mem = '64MB'
 AS $fn$
 DECLARE
-    statement_rows bigint;
-    matches bigint;
+    old_product_id {schema}.supplier_products.local_product_id%TYPE;
+    old_supplier_id {schema}.supplier_products.supplier_id%TYPE;
+    old_confirmed {schema}.supplier_products.manual_confirmed%TYPE;
     product_id {schema}.supplier_products.local_product_id%TYPE;
     supplier_id {schema}.supplier_products.supplier_id%TYPE;
+    confirmed {schema}.supplier_products.manual_confirmed%TYPE;
     sku text;
     supplier_name text;
     skus text [];
@@ -449,49 +440,31 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    SELECT pg_catalog.count(*)
-    INTO statement_rows
-    FROM (SELECT 1 FROM new_rows LIMIT 2) AS r;
+    PERFORM 1 FROM new_rows OFFSET 1 LIMIT 1;
 
-    IF statement_rows = 1 THEN
-        -- One row written, the common case: its changed match, if any, before any lock.
-        -- The confirmed versions seen once among old and new rows: an aggregate, linear
-        -- whatever plan PL/pgSQL cached for this query in the session.
+    IF NOT FOUND THEN
+        -- One row written, the common case: compare its two versions, before any lock.
         SELECT
-            c.local_product_id,
-            c.supplier_id,
-            pg_catalog.count(*) OVER ()
-        INTO product_id, supplier_id, matches
-        FROM (
-            SELECT DISTINCT
-                s.local_product_id,
-                s.supplier_id
-            FROM (
-                SELECT
-                    v.local_product_id,
-                    v.supplier_id
-                FROM (
-                    SELECT
-                        o.id,
-                        o.local_product_id,
-                        o.supplier_id
-                    FROM old_rows AS o
-                    WHERE o.manual_confirmed
-                    UNION ALL
-                    SELECT
-                        n.id,
-                        n.local_product_id,
-                        n.supplier_id
-                    FROM new_rows AS n
-                    WHERE n.manual_confirmed
-                ) AS v
-                GROUP BY v.id, v.local_product_id, v.supplier_id
-                HAVING pg_catalog.count(*) = 1
-            ) AS s
-        ) AS c
-        LIMIT 1;
-        IF NOT FOUND THEN
-            RETURN NULL;
+            o.local_product_id,
+            o.supplier_id,
+            o.manual_confirmed,
+            n.local_product_id,
+            n.supplier_id,
+            n.manual_confirmed
+        INTO
+            old_product_id, old_supplier_id, old_confirmed,
+            product_id, supplier_id, confirmed
+        FROM old_rows AS o, new_rows AS n;
+
+        IF old_confirmed IS NOT TRUE AND confirmed IS NOT TRUE THEN
+            RETURN NULL;  -- unconfirmed before and after: no pair can change
+        END IF;
+        IF
+            old_confirmed AND confirmed
+            AND old_product_id IS NOT DISTINCT FROM product_id
+            AND old_supplier_id IS NOT DISTINCT FROM supplier_id
+        THEN
+            RETURN NULL;  -- confirmed before and after, for the same pair
         END IF;
 
         -- the epoch, shared (verify_triggers_lock_epoch, inlined: one call less per write)
@@ -499,7 +472,14 @@ BEGIN
             pg_catalog.hashtext('verify_triggers.' || {schema_name}), -1
         );
 
-        IF matches = 1 THEN
+        -- One pair: confirmed now, or unconfirmed now; a confirmed match moved to another
+        -- product or supplier changes two pairs, below.
+        IF old_confirmed IS NOT TRUE OR confirmed IS NOT TRUE THEN
+            IF confirmed IS NOT TRUE THEN
+                product_id := old_product_id;
+                supplier_id := old_supplier_id;
+            END IF;
+
             SELECT
                 pr.sku,
                 su.name
@@ -563,36 +543,27 @@ SET jit = off
 SET work_mem = '64MB'
 AS $fn$
 DECLARE
-    statement_rows bigint;
-    matches bigint;
     product_id {schema}.supplier_products.local_product_id%TYPE;
     supplier_id {schema}.supplier_products.supplier_id%TYPE;
+    confirmed {schema}.supplier_products.manual_confirmed%TYPE;
     sku text;
     supplier_name text;
     skus text [];
     supplier_names text [];
     synced bigint;
 BEGIN
-    SELECT pg_catalog.count(*)
-    INTO statement_rows
-    FROM (SELECT 1 FROM old_rows LIMIT 2) AS r;
+    PERFORM 1 FROM old_rows OFFSET 1 LIMIT 1;
 
-    IF statement_rows = 1 THEN
-        -- One row written, the common case: its changed match, if any, before any lock.
+    IF NOT FOUND THEN
+        -- One row written, the common case: its match, if confirmed, before any lock.
         SELECT
-            c.local_product_id,
-            c.supplier_id,
-            pg_catalog.count(*) OVER ()
-        INTO product_id, supplier_id, matches
-        FROM (
-            SELECT DISTINCT
-                r.local_product_id,
-                r.supplier_id
-            FROM old_rows AS r
-            WHERE r.manual_confirmed
-        ) AS c
-        LIMIT 1;
-        IF NOT FOUND THEN
+            r.local_product_id,
+            r.supplier_id,
+            r.manual_confirmed
+        INTO product_id, supplier_id, confirmed
+        FROM old_rows AS r;
+
+        IF confirmed IS NOT TRUE THEN
             RETURN NULL;
         END IF;
 
@@ -601,17 +572,15 @@ BEGIN
             pg_catalog.hashtext('verify_triggers.' || {schema_name}), -1
         );
 
-        IF matches = 1 THEN
-            SELECT
-                pr.sku,
-                su.name
-            INTO sku, supplier_name
-            FROM {schema}.products AS pr, {schema}.suppliers AS su
-            WHERE pr.id = product_id AND su.id = supplier_id;
+        SELECT
+            pr.sku,
+            su.name
+        INTO sku, supplier_name
+        FROM {schema}.products AS pr, {schema}.suppliers AS su
+        WHERE pr.id = product_id AND su.id = supplier_id;
 
-            synced := {schema}.verify_triggers_sync_one(sku, supplier_name);
-            RETURN NULL;
-        END IF;
+        synced := {schema}.verify_triggers_sync_one(sku, supplier_name);
+        RETURN NULL;
     ELSE
         -- Several rows: the epoch, then the changed matches and their names in one
         -- statement planned for these transition tables.
