@@ -276,3 +276,16 @@ def test_a_recorded_revision_whose_objects_were_dropped(installed, capsys):
     assert result.err_lines == [
         f"verify-triggers: revision {head} is recorded in schema 'app' but none of its objects exists: "
         "reinstall it (verify-triggers downgrade base, then verify-triggers upgrade)"]
+
+
+def test_an_index_the_application_already_has_is_shown_as_served_by_it(installed, capsys):
+    """0002 builds no index of its own on supplier_products (local_product_id) when the
+    application has one; status says which index stands in, so nobody looks for ours."""
+    with installed.connect() as conn:
+        ours = conn.execute("SELECT to_regclass('app.verify_triggers_sp_match_idx')").fetchone()[0]
+    assert ours is None
+    result = run(capsys, "--database-url", installed.url(), "status")
+    assert result.code == 0, result.out
+    line = next(l for l in result.out.splitlines() if "verify_triggers_sp_match_idx" in l)
+    assert line.split()[0] == "INSTALLED"
+    assert "not needed: the application's ix_supplier_products_product serves it" in line

@@ -43,7 +43,9 @@ def status_lines(st: Status, where: str | None = None, verbose: bool = True) -> 
     for obj in st.objects:
         if not verbose and obj.healthy:
             continue
-        detail = "" if obj.state == INSTALLED else obj.detail
+        # an INSTALLED object needs no comment, except one that stands for an object of the
+        # application's (an index the sync does not build because the application has one)
+        detail = obj.detail if obj.state != INSTALLED or obj.detail.startswith("not needed") else ""
         rows.append([obj.state, obj.kind, obj.label, detail])
     if rows:
         if any(row[3] for row in rows):
