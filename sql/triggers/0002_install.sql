@@ -3,10 +3,10 @@
 -- What the benchmark (docs/benchmarks.md) found in 0001, and what this revision does:
 --
 -- 1. A single-row confirm planned set-based statements on every call (planning was about
---    half its CPU) and took the epoch lock even when nothing confirmed changed. Here one
---    changed pair goes through verify_triggers_sync_one, whose statements are unique-key
---    lookups with cached generic plans, and an update that changes no confirmed
---    (product, supplier) returns before taking any lock.
+--    half its CPU) and took the epoch lock even when nothing confirmed changed. Here a
+--    statement that wrote one match compares that row's two versions, returns before any
+--    lock when no confirmed (product, supplier) changed, and syncs one changed pair through
+--    verify_triggers_sync_one, whose statements are unique-key lookups with cached plans.
 -- 2. A bulk update of a column the rule does not read (a price refresh) paid for an
 --    aggregate over every old and new row. A row trigger whose WHEN clause compares the
 --    columns the rule reads now marks the transaction when one of them changed; the
@@ -19,9 +19,10 @@
 --    the sheets' indexes at 3M rows), and its hashes and sorts get 64MB of work_mem.
 -- 5. Nothing here assumes the type of the id columns: single ids are held in %TYPE
 --    variables, and several are joined in a statement planned per call (EXECUTE).
---
 -- 6. The epoch is an advisory lock instead of a row lock (see verify_triggers_lock_epoch),
 --    and the lock table's pages are pruned less often (fillfactor 100).
+-- 7. 0001's partial index on manual_confirmed made every confirm a non-HOT update; the sync
+--    now finds matches by product through an index without a predicate (0002_indexes.sql).
 --
 -- Otherwise the locking is 0001's: the epoch shared before any name is read, the pairs'
 -- buckets updated in order, the recomputation in a statement after them.
