@@ -103,6 +103,18 @@ def my_locks(conn) -> list[tuple]:
         " ORDER BY 1, 2, 3").fetchall()
 
 
+SYNC_TABLES = {"app.verify_triggers_lock", "app.supplier_products", "app.product_supplier_sheets",
+               "app.products", "app.suppliers"}
+
+
+def assert_sync_took_no_lock(conn, written: str) -> None:
+    """No advisory lock (the epoch) and no lock on a table the sync reads or writes, other
+    than the one the statement itself wrote."""
+    locks = my_locks(conn)
+    assert [lock for lock in locks if lock[0] == "advisory"] == []
+    assert {lock[1] for lock in locks} & (SYNC_TABLES - {written}) == set(), locks
+
+
 def match_id(conn, sku: str, supplier_name: str, schema: str = "app") -> int:
     return conn.execute(
         sql.SQL("SELECT sp.id FROM {s}.supplier_products sp"
@@ -255,11 +267,7 @@ def test_a_bulk_price_refresh_of_confirmed_matches_takes_no_lock_and_writes_no_s
             "UPDATE app.supplier_products SET supplier_price = supplier_price * 1.1"
             " WHERE manual_confirmed").rowcount
         assert refreshed == confirmed
-        locks = my_locks(conn)
-        assert [lock for lock in locks if lock[0] == "advisory"] == []
-        assert {lock[1] for lock in locks} & {
-            "app.verify_triggers_lock", "app.product_supplier_sheets", "app.products", "app.suppliers"
-        } == set(), locks
+        assert_sync_took_no_lock(conn, written="app.supplier_products")
         assert generations(conn) == gens
         assert sheet_versions(conn) == versions
     assert_rule(conn)
@@ -274,11 +282,7 @@ def test_a_bulk_price_refresh_of_verified_sheet_rows_takes_no_lock_and_keeps_eve
         refreshed = conn.execute(
             "UPDATE app.product_supplier_sheets SET price_cny = price_cny + 1 WHERE is_verified").rowcount
         assert refreshed == 4
-        locks = my_locks(conn)
-        assert [lock for lock in locks if lock[0] == "advisory"] == []
-        assert {lock[1] for lock in locks} & {
-            "app.verify_triggers_lock", "app.supplier_products", "app.products", "app.suppliers"
-        } == set(), locks
+        assert_sync_took_no_lock(conn, written="app.product_supplier_sheets")
         assert generations(conn) == gens
         # one version per refreshed row (the refresh itself), no second write by the sync
         assert conn.execute("SELECT id, is_verified, verified_by, verified_at"
@@ -294,11 +298,7 @@ def test_setting_manual_confirmed_to_its_current_value_changes_nothing(conn):
     with conn.transaction():
         touched = conn.execute("UPDATE app.supplier_products SET manual_confirmed = manual_confirmed").rowcount
         assert touched == 5
-        locks = my_locks(conn)
-        assert [lock for lock in locks if lock[0] == "advisory"] == []
-        assert {lock[1] for lock in locks} & {
-            "app.verify_triggers_lock", "app.product_supplier_sheets", "app.products", "app.suppliers"
-        } == set(), locks
+        assert_sync_took_no_lock(conn, written="app.supplier_products")
         assert generations(conn) == gens
         assert sheet_versions(conn) == versions
     assert_rule(conn)
