@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .check import CheckReport
-from .status import INSTALLED, Status
+from .status import INSTALLED, STANDS_IN, Status
 from .sync import SyncResult
 
 
@@ -45,7 +45,7 @@ def status_lines(st: Status, where: str | None = None, verbose: bool = True) -> 
             continue
         # an INSTALLED object needs no comment, except one that stands for an object of the
         # application's (an index the sync does not build because the application has one)
-        detail = obj.detail if obj.state != INSTALLED or obj.detail.startswith("not needed") else ""
+        detail = obj.detail if obj.state != INSTALLED or obj.detail.startswith(STANDS_IN) else ""
         rows.append([obj.state, obj.kind, obj.label, detail])
     if rows:
         if any(row[3] for row in rows):

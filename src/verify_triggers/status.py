@@ -24,6 +24,8 @@ OUTDATED = "OUTDATED"
 MISSING = "MISSING"
 INVALID = "INVALID"
 EXTRA = "EXTRA"
+# The detail of an INSTALLED object that is the application's own (see _covering_index).
+STANDS_IN = "not needed: "
 
 # pg_trigger.tgenabled -> (state, what it means, healthy)
 TRIGGER_MODES = {
@@ -182,7 +184,7 @@ def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
             cover = _covering_index(conn, schema, name) if found is None and sync_present else None
             if cover:
                 result.objects.append(ObjectStatus(kind, name, INSTALLED,
-                                                   f"not needed: the application's {cover} serves it", True))
+                                                   f"{STANDS_IN}the application's {cover} serves it", True))
             elif found is None or found["kind"] != kind:
                 result.objects.append(ObjectStatus(kind, name, MISSING,
                                                    f"not in the database: {_missing_fix(applied)}", False))
