@@ -1,5 +1,5 @@
-"""Alembic environment for verify-triggers; the logic lives in verify_triggers.migration_env."""
+"""Alembic environment for verify-triggers; the logic lives in verify_triggers.migrate.env."""
 
-from verify_triggers.migration_env import run
+from verify_triggers.migrate.env import run
 
 run()

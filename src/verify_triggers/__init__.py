@@ -1,13 +1,19 @@
 """Keep supplier sheet rows verified from inside PostgreSQL, installed by Alembic."""
 
-from importlib.metadata import PackageNotFoundError, version
+from .constants import DEFAULT_SCHEMA, SYNC_STAMP
 
-try:
-    __version__ = version("verify-triggers")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
-DEFAULT_SCHEMA = "app"
-SYNC_STAMP = "verify-triggers"
+def __getattr__(name: str):
+    # The version is read from the installed distribution only when asked for: the metadata
+    # lookup is a start-up cost every verb would pay otherwise.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("verify-triggers")
+        except PackageNotFoundError:  # a source tree that was never installed
+            return "0+unknown"
+    raise AttributeError(name)
+
 
 __all__ = ["DEFAULT_SCHEMA", "SYNC_STAMP", "__version__"]

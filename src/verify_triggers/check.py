@@ -1,7 +1,7 @@
 """``check``: does every sheet row agree with its matches, and are the triggers healthy?
 
-The verdict comes from one set-based query (``sql/queries/check.sql``); the trigger
-health from :func:`verify_triggers.status.status`.
+The verdict comes from one set-based query (``sql/queries/check.sql``); the triggers' health
+from the same read of the catalog ``status`` judges (:func:`verify_triggers.status.assess`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass, field
 
 import psycopg
 
-from . import DEFAULT_SCHEMA
-from .database import query, require_tables
-from .status import Status, status
+from .catalog import read_from
+from .constants import DEFAULT_SCHEMA
+from .resources import query
+from .status import Status, assess
 
 DEFAULT_LIMIT = 50
 
@@ -124,7 +125,9 @@ class CheckReport:
             fix = ": run verify-triggers sync" if self.triggers.installed else ""
             out.append(f"{self.summary.drift} drifted row(s) ({self.summary.needs_sync} "
                        f"NEEDS SYNC, {self.summary.stale} STALE){fix}")
-        if self.triggers.applied is None:
+        if self.triggers.missing:
+            out.append("triggers " + self.triggers.summary)
+        elif self.triggers.applied is None and not self.triggers.objects:
             out.append(f"the triggers are not installed in schema {self.schema!r}: "
                        "run verify-triggers upgrade (it also repairs existing rows)")
         elif not self.triggers.healthy:
@@ -153,14 +156,19 @@ def check(
     limit: int | None = DEFAULT_LIMIT,
 ) -> CheckReport:
     """Compare every sheet row (or those of ``skus``) with the rule; list at most ``limit``."""
-    require_tables(conn, schema)
+    triggers = assess(read_from(conn, schema))
+    return compare(conn, schema, triggers, skus, limit)
+
+
+def compare(conn: psycopg.Connection, schema: str, triggers: Status,
+            skus: Iterable[str] | None = None, limit: int | None = DEFAULT_LIMIT) -> CheckReport:
+    """The rows that disagree with the rule, given the triggers' health already judged."""
     sku_list = list(dict.fromkeys(skus)) if skus else None
-    triggers = status(conn, schema)
     summary, drift, diagnostics, drift_total = Summary(), [], [], 0
     diagnostics_total: dict[str, int] = {}
-    cursor = conn.execute(query("check.sql", schema, "skus", "limit"),
-                          {"skus": sku_list, "limit": limit})
-    for kind, detail in cursor:
+    rows = [] if triggers.missing else conn.execute(
+        query("check.sql", schema, "skus", "limit"), {"skus": sku_list, "limit": limit})
+    for kind, detail in rows:
         if kind == "summary":
             summary = Summary(**{k: detail[k] for k in ("checked", "synced", "needs_sync", "stale", "manual")})
         elif kind == "drift":

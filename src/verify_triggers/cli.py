@@ -1,23 +1,24 @@
 """The ``verify-triggers`` command: parses arguments, calls a verb, prints its result.
 
-Each verb is a function in the package that returns data (``status.status``,
-``check.check``, ``sync.sync``, ``demo.run``, ``migrations_api.*``); this module only
-parses, prints and picks the exit status: 0 ok, 1 a finding (drift, unhealthy or
-missing triggers), 2 a usage, connection or database error. Errors are one line on
-stderr, never a traceback (``VERIFY_TRIGGERS_DEBUG=1`` shows one).
+Each verb is a function in the package that returns data (``status.status``, ``check.check``,
+``sync.sync``, ``demo.run``, ``migrate.commands.*``); this module only parses, resolves the
+target once (:mod:`verify_triggers.target`), prints, and picks the exit status: 0 ok, 1 a
+finding (drift, an unhealthy or missing install), 2 a usage, connection or database error.
+Errors are one line on stderr, never a traceback (``VERIFY_TRIGGERS_DEBUG=1`` shows one).
+
+Start-up matters to a monitor that runs ``check`` every minute: this module imports only the
+standard library; a verb imports the driver when it connects, and only the migration verbs
+import Alembic and SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import logging
 import os
 import sys
 
-import psycopg
-
-from . import DEFAULT_SCHEMA, __version__, database, migrations_api
+from . import target as targets
+from .constants import DEFAULT_SCHEMA
 from .errors import VerifyTriggersError
 
 PROG = "verify-triggers"
@@ -26,7 +27,7 @@ EXAMPLES = """\
 examples:
   verify-triggers demo                              try it all on a throwaway PostgreSQL
   export DATABASE_URL=postgresql+asyncpg://app:secret@db.internal/magflow
-  verify-triggers upgrade                           install the triggers (or update them)
+  verify-triggers upgrade                           install the triggers (or update, or repair them)
   verify-triggers status                            installed, enabled and current?
   verify-triggers check                             does any sheet row disagree?
   verify-triggers check --sku BMX136 --format json  one SKU, for a script or a monitor
@@ -35,9 +36,19 @@ examples:
   verify-triggers upgrade --sql > install.sql       the DDL, without connecting
   verify-triggers downgrade base                    remove everything installed (data kept)
 
-exit status: 0 ok; 1 drift, unhealthy or missing triggers (a finding);
+exit status: 0 ok; 1 drift, an unhealthy or missing install (a finding);
              2 usage, connection or database error
 """
+
+
+class _Version(argparse.Action):
+    """``--version``, with the version looked up only when asked for."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from . import __version__
+
+        print(f"{PROG} {__version__}")
+        parser.exit()
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -47,8 +58,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         help="postgresql://, postgresql+psycopg:// or postgresql+asyncpg:// URL "
              "(default: $DATABASE_URL)")
     parser.add_argument(
-        "--schema", metavar="NAME", default=default if suppress else os.environ.get(
-            "VERIFY_TRIGGERS_SCHEMA") or DEFAULT_SCHEMA,
+        "--schema", metavar="NAME", default=default,
         help="the application's schema (default: $VERIFY_TRIGGERS_SCHEMA, else app)")
 
 
@@ -60,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show program's version number and exit")
     _global_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
@@ -84,16 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="list at most N rows (default: 50; counts are always complete)")
 
     p = command("status", "is every trigger and function installed, enabled and current?",
-                "One line per installed object (INSTALLED, DISABLED, REPLICA-ONLY, ALWAYS, "
-                "OUTDATED, MISSING), the applied revision and the head.\n"
-                "Exit 0 only when everything is installed, enabled and current.")
+                "One line per object of the sync (INSTALLED, DISABLED, REPLICA-ONLY, ALWAYS, "
+                "OUTDATED, MISSING,\nINVALID, EXTRA), compared with what the install recorded, "
+                "the applied revision and the head.\nExit 0 only when everything is installed, "
+                "enabled and current.")
     fmt(p)
     p.set_defaults(handler=_status)
 
     p = command("check", "does any sheet row disagree with its matches?",
                 "Counts (rows checked, SYNCED, NEEDS SYNC, STALE, MANUAL), the drifted rows, "
                 "why confirmed\nmatches verify nothing, and the trigger health. Exit 0 when "
-                "consistent and healthy,\n1 on drift or unhealthy triggers.")
+                "consistent and healthy,\n1 on drift or an unhealthy install.")
     skus(p)
     fmt(p)
     limit(p)
@@ -102,14 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("sync", "repair drifted rows under the triggers' locking",
                 "Repair drift by the rule (a person's verification is never taken away), "
                 "in committed\nbatches, under the same locks as the triggers: safe while "
-                "the application writes.")
+                "the application writes.\n--adopt STAMP first takes over the rows an "
+                "application's own sync code verified\n(stamped STAMP in verified_by), so "
+                "that un-confirming their match un-verifies them.")
     skus(p)
+    p.add_argument("--adopt", action="append", metavar="STAMP", default=[],
+                   help="take over the verified rows stamped STAMP (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
     fmt(p)
     limit(p)
     p.set_defaults(handler=_sync)
 
-    p = command("upgrade", "install or update the triggers (alembic upgrade)")
+    p = command("upgrade", "install, update or repair the triggers (alembic upgrade)",
+                "Install the sync, or bring it to this release's head; at head, reinstall "
+                "whatever is\nmissing or changed and reconcile the rows. Exit 1 when the "
+                "install cannot be made whole.")
     p.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
     p.add_argument("--sql", action="store_true", help="print the SQL script instead of running it")
     p.set_defaults(handler=_upgrade)
@@ -165,52 +184,54 @@ def _err(message: str) -> None:
     sys.stderr.flush()
 
 
-# --- verbs ----------------------------------------------------------------------------
+def _target(args, need_url: bool = True) -> targets.Target:
+    return targets.resolve(args.database_url, args.schema, need_url=need_url)
 
-def _target(args) -> database.Target:
-    url = args.database_url or os.environ.get("DATABASE_URL")
-    database.validated_url(url)  # a missing or malformed URL fails here, in one line
-    if not args.schema:
-        raise VerifyTriggersError("--schema must not be empty")
-    return database.Target(url, args.schema)
 
+# --- verbs that read ------------------------------------------------------------------
 
 def _status(args) -> int:
     from . import report, status
+    from .connection import connect
 
     target = _target(args)
-    with database.connect(target.url) as conn:
+    with connect(target) as conn:
         st = status.status(conn, target.schema)
     if args.format == "json":
         _out(report.to_json(st.to_dict()))
     else:
         _out(report.status_lines(st, target.display))
-    if not st.installed:
-        _err(st.summary)
+    if not st.installed or st.missing:
+        _err(st.problems[0] if st.missing else st.summary)
     return 0 if st.healthy else 1
 
 
 def _check(args) -> int:
     from . import check, report
+    from .connection import connect
 
     target = _target(args)
-    with database.connect(target.url) as conn:
+    with connect(target) as conn:
         result = check.check(conn, target.schema, args.skus, args.limit)
     if args.format == "json":
         _out(report.to_json(result.to_dict()))
     else:
         _out(report.check_lines(result, target.display))
-    if not result.triggers.installed:
+    if result.triggers.missing:
+        _err(result.triggers.problems[0])
+    elif not result.triggers.installed:
         _err(result.triggers.summary)
     return 0 if result.ok else 1
 
 
 def _sync(args) -> int:
     from . import report, sync
+    from .connection import connect
 
     target = _target(args)
-    with database.connect(target.url) as conn:
-        result = sync.sync(conn, target.schema, args.skus, dry_run=args.dry_run, limit=args.limit)
+    with connect(target) as conn:
+        result = sync.sync(conn, target.schema, args.skus, dry_run=args.dry_run,
+                           limit=args.limit, adopt=args.adopt)
     if args.format == "json":
         _out(report.to_json(result.to_dict()))
     else:
@@ -218,92 +239,81 @@ def _sync(args) -> int:
     return 0
 
 
-class _MigrationLog(logging.Filter):
-    """Alembic's progress lines, without its connection chatter."""
+# --- migration verbs ------------------------------------------------------------------
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not (message.startswith("Context impl") or message.startswith("Will assume"))
+def _migrate(args, fn, revision: str) -> int:
+    """Run a migration verb on one connection, then report the revision it left."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
 
+    from .connection import connect
+    from .logs import migration_output
+    from .migrate import commands, repair
 
-_log_handler: logging.Handler | None = None
-
-
-def _migration_logging() -> None:
-    """Alembic's "Running upgrade ..." lines on stdout: stderr is for the one error line."""
-    global _log_handler
-    logger = logging.getLogger("alembic.runtime.migration")
-    if _log_handler is not None:
-        logger.removeHandler(_log_handler)
-    _log_handler = logging.StreamHandler(sys.stdout)
-    _log_handler.setFormatter(logging.Formatter("%(message)s"))
-    _log_handler.addFilter(_MigrationLog())
-    logger.addHandler(_log_handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-
-
-def _online_target(args, tables: bool = False) -> database.Target:
-    """The target of a migration verb that connects: reachable (and, with ``tables``,
-    holding what the sync needs), checked before Alembic starts."""
     target = _target(args)
-    with database.connect(target.url) as conn:
-        if tables:
-            database.require_tables(conn, target.schema)
-    return target
-
-
-def _report_revision(target: database.Target) -> None:
-    from . import status
-
-    with database.connect(target.url) as conn:
-        applied = status.applied_revision(conn, target.schema)
-    head = migrations_api.head_revision()
-    where = f"schema {target.schema} on {target.display}"
+    raw = connect(target, autocommit=False)
+    engine = create_engine("postgresql+psycopg://", creator=lambda: raw, poolclass=StaticPool)
+    try:
+        with engine.connect() as connection, migration_output(_out):
+            config = commands.make_config(target, connection=connection, owned=True)
+            fn(config, revision)
+            applied = repair.read(connection, target.schema).applied
+            connection.rollback()
+    finally:
+        engine.dispose()
+        raw.close()
+    head = commands.script().get_current_head()
     if applied is None:
-        _out(f"{where}: no revision applied (verify-triggers is not installed)")
+        _out(f"{target.where}: no revision applied (verify-triggers is not installed)")
     else:
-        _out(f"{where}: at revision {applied}{' (head)' if applied == head else ''}")
+        _out(f"{target.where}: at revision {applied}{' (head)' if applied == head else ''}")
+    return 0
 
 
 def _upgrade(args) -> int:
+    from .migrate import commands
+
     if args.sql:
-        config = migrations_api.make_config(args.database_url, args.schema or DEFAULT_SCHEMA)
-        migrations_api.upgrade(config, args.revision, sql=True)
+        commands.upgrade(commands.make_config(_target(args, need_url=False)), args.revision, sql=True)
         return 0
-    target = _online_target(args, tables=True)
-    _migration_logging()
-    migrations_api.upgrade(migrations_api.make_config(target.url, target.schema), args.revision)
-    _report_revision(target)
-    return 0
+    return _migrate(args, commands.upgrade, args.revision)
 
 
 def _downgrade(args) -> int:
+    from .migrate import commands
+
     if args.sql:
         revision = args.revision
         if ":" not in revision:
-            revision = f"{migrations_api.head_revision()}:{revision}"
-        config = migrations_api.make_config(args.database_url, args.schema or DEFAULT_SCHEMA)
-        migrations_api.downgrade(config, revision, sql=True)
+            revision = f"{commands.script().get_current_head()}:{revision}"
+        commands.downgrade(commands.make_config(_target(args, need_url=False)), revision, sql=True)
         return 0
-    target = _online_target(args)
-    _migration_logging()
-    migrations_api.downgrade(migrations_api.make_config(target.url, target.schema), args.revision)
-    _report_revision(target)
-    return 0
+    return _migrate(args, commands.downgrade, args.revision)
 
 
 def _current(args) -> int:
-    target = _online_target(args)
-    buffer = io.StringIO()
-    migrations_api.current(migrations_api.make_config(target.url, target.schema, stdout=buffer))
-    text = buffer.getvalue().strip()
-    _out(text or f"none: nothing applied in schema {target.schema} (run verify-triggers upgrade)")
+    from .catalog import read_from
+    from .connection import connect
+    from .revisions import head
+
+    target = _target(args)
+    with connect(target) as conn:
+        cat = read_from(conn, target.schema)
+    if not cat.schema_exists:
+        raise VerifyTriggersError(
+            f"schema {target.schema!r} does not exist in this database "
+            "(pass --schema or set VERIFY_TRIGGERS_SCHEMA to the application's schema)")
+    if cat.applied is None:
+        _out(f"none: nothing applied in schema {target.schema} (run verify-triggers upgrade)")
+    else:
+        _out(f"{cat.applied}{' (head)' if cat.applied == head().revision else ''}")
     return 0
 
 
 def _history(args) -> int:
-    migrations_api.history(migrations_api.make_config(args.database_url, args.schema or DEFAULT_SCHEMA))
+    from .migrate import commands
+
+    commands.history(commands.make_config(_target(args, need_url=False)))
     return 0
 
 
@@ -330,9 +340,6 @@ def main(argv: list[str] | None = None) -> int:
     except VerifyTriggersError as exc:
         _err(str(exc))
         return exc.exit_code
-    except psycopg.Error as exc:
-        _err(database.database_error_line(exc))
-        return 2
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
@@ -343,7 +350,24 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # never a traceback for a user
         if os.environ.get("VERIFY_TRIGGERS_DEBUG"):
             raise
-        first = (str(exc).strip().splitlines() or [""])[0]
-        _err(f"unexpected error: {type(exc).__name__}: {first} "
-             "(set VERIFY_TRIGGERS_DEBUG=1 to see the traceback)")
+        line = _database_error(exc)
+        if line is None:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            line = (f"unexpected error: {type(exc).__name__}: {first} "
+                    "(set VERIFY_TRIGGERS_DEBUG=1 to see the traceback)")
+        _err(line)
         return 2
+
+
+def _database_error(exc: Exception) -> str | None:
+    """The one line for an error the server raised, if it is one (psycopg's, possibly wrapped
+    by SQLAlchemy)."""
+    module = type(getattr(exc, "orig", None) or exc).__module__ or ""
+    if not module.startswith("psycopg"):
+        return None
+    from .connection import error_line
+
+    return error_line(exc)
+
+
+__all__ = ["DEFAULT_SCHEMA", "build_parser", "main"]

@@ -12,7 +12,6 @@ also on Ctrl-C, SIGTERM or an error. ``keep`` leaves it running and prints its U
 from __future__ import annotations
 
 import io
-import logging
 import os
 import shutil
 import signal
@@ -26,7 +25,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import URL
 
-from . import check, migrations_api, report, resources
+from . import check, logs, report, resources
+from . import target as targets
 from .errors import VerifyTriggersError
 
 SCHEMA = "app"
@@ -189,27 +189,6 @@ def _sheet_rows(conn: psycopg.Connection) -> list[str]:
     )
 
 
-@contextmanager
-def _migration_log_to(out: Callable[[str], None]):
-    class Handler(logging.Handler):
-        def emit(self, record):
-            message = record.getMessage()
-            if not message.startswith(("Context impl", "Will assume")):
-                out(f"    {message}")
-
-    logger = logging.getLogger("alembic.runtime.migration")
-    handler, level, propagate = Handler(), logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
-
-
 def run(keep: bool = False, pause: bool = False, out: Callable[[str], None] | None = None) -> int:
     """Play the demo, printing through ``out`` (default: stdout); 0 when every step
     showed what it should, else 1."""
@@ -244,9 +223,12 @@ def run(keep: bool = False, pause: bool = False, out: Callable[[str], None] | No
                 failures.append("check before the upgrade should report 4 rows NEEDS SYNC")
 
             say.heading("verify-triggers upgrade: install the triggers and reconcile existing rows")
-            with _migration_log_to(say), redirect_stdout(_Indented(say)) as indented:
-                migrations_api.upgrade(migrations_api.make_config(server.url, SCHEMA,
-                                                                  stdout=indented))
+            from .migrate import commands
+
+            with logs.migration_output(lambda line: say(f"    {line}")), \
+                    redirect_stdout(_Indented(say)) as indented:
+                commands.upgrade(commands.make_config(targets.resolve(server.url, SCHEMA),
+                                                      stdout=indented))
 
             say.heading("verify-triggers check (after the upgrade): expect OK")
             with server.connect() as conn:

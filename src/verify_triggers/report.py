@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
-from .check import CheckReport
-from .status import INSTALLED, STANDS_IN, Status
-from .sync import SyncResult
+from typing import TYPE_CHECKING
+
+from .status import INSTALLED, STANDS_IN
+
+if TYPE_CHECKING:
+    from .check import CheckReport
+    from .status import Status
+    from .sync import SyncResult
 
 
 def table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
@@ -94,20 +99,33 @@ def check_lines(report: CheckReport, where: str) -> list[str]:
 
 def sync_lines(result: SyncResult, where: str) -> list[str]:
     scope = _scope(result.skus)
+    adopt = _adopt_line(result)
     if result.dry_run:
         preview = result.preview
         lines = [f"verify-triggers sync --dry-run: schema {result.schema} on {where} ({scope})"]
-        if not result.changed:
+        lines += adopt
+        drift = preview.summary.drift
+        if not drift:
             lines.append("nothing to change: 0 rows would change")
             return lines
-        lines.append(f"{result.changed} row(s) would change (nothing written):")
+        lines.append(f"{drift} row(s) would change (nothing written):")
         lines += table(
             ["SKU", "SUPPLIER", "IS_VERIFIED", "WOULD BECOME", "STATE"],
             [[r.sku, r.supplier_name, _bool(r.is_verified), _bool(r.expected), r.state]
              for r in preview.drift],
         )
-        if len(preview.drift) < result.changed:
-            lines.append(f"  ... {len(preview.drift)} of {result.changed} shown (--limit N to see more)")
+        if len(preview.drift) < drift:
+            lines.append(f"  ... {len(preview.drift)} of {drift} shown (--limit N to see more)")
         return lines
-    return [f"verify-triggers sync: schema {result.schema} on {where} ({scope})",
+    return [f"verify-triggers sync: schema {result.schema} on {where} ({scope})", *adopt,
             f"{result.changed} row(s) changed"]
+
+
+def _adopt_line(result: SyncResult) -> list[str]:
+    if not result.adopt:
+        return []
+    stamps = ", ".join(repr(stamp) for stamp in result.adopt)
+    verb = "would take" if result.dry_run else "took"
+    return [f"{verb} over {result.adopted} verified row(s) stamped {stamps}; "
+            f"{result.adopted_unverified} of them no confirmed match backs, so they "
+            f"{'would be' if result.dry_run else 'were'} un-verified"]

@@ -1,13 +1,21 @@
-"""Where the migrations and SQL files are, installed or in a source checkout.
+"""The SQL files, installed or in a source checkout, composed for a target schema.
 
-The wheel ships them inside the package (``verify_triggers/migrations``,
-``verify_triggers/sql``); an editable install reads them from the repository root.
+The wheel ships them inside the package (``verify_triggers/migrations``, ``verify_triggers/sql``);
+an editable install reads them from the repository root. Files name the target schema as
+``{schema}`` (an identifier) and ``{schema_name}`` (a string literal); query files name bound
+values as ``{placeholders}`` and the shared constants (``{stamp}``) by name. Everything goes
+through ``psycopg.sql``: nothing is formatted into a string.
 """
 
+from __future__ import annotations
+
+import json
 from functools import cache
 from pathlib import Path
 
 from psycopg import sql
+
+from .constants import cut_values
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -30,18 +38,35 @@ def sql_path(name: str) -> Path:
     return _root() / "sql" / name
 
 
-def render(name: str, schema: str) -> str:
-    """The SQL file ``sql/<name>`` with the target schema filled in.
-
-    ``{schema}`` becomes the quoted identifier and ``{schema_name}`` the string
-    literal, through psycopg's composition, never by string formatting.
-    """
-    text = sql_path(name).read_text(encoding="utf-8")
-    composed = sql.SQL(text).format(schema=sql.Identifier(schema), schema_name=sql.Literal(schema))
-    return composed.as_string(None)
+def revision_path(revision: str, name: str = "") -> Path:
+    return _root() / "sql" / "revisions" / revision / name
 
 
-def query(name: str, schema: str) -> sql.Composed:
-    """A query file from ``sql/queries`` composed for ``schema``, to run with bound values."""
-    text = sql_path(f"queries/{name}").read_text(encoding="utf-8")
-    return sql.SQL(text).format(schema=sql.Identifier(schema), schema_name=sql.Literal(schema))
+@cache
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _schema(schema: str) -> dict:
+    return {"schema": sql.Identifier(schema), "schema_name": sql.Literal(schema)}
+
+
+def render(path: Path | str, schema: str) -> str:
+    """A script (``sql/<name>``, or a path) with the target schema filled in, as text."""
+    path = path if isinstance(path, Path) else sql_path(path)
+    return sql.SQL(_text(path)).format(**_schema(schema)).as_string(None)
+
+
+def query(name: str, schema: str, *placeholders: str, **literals) -> sql.Composed:
+    """``sql/queries/<name>`` for ``schema``: the ``{placeholders}`` named become bind
+    parameters, those given as ``literals`` literal values, the constants literals too."""
+    constants = {key: sql.Literal(value) for key, value in cut_values().items()}
+    return sql.SQL(_text(sql_path(f"queries/{name}"))).format(
+        **constants, **_schema(schema), **{p: sql.Placeholder(p) for p in placeholders},
+        **{k: sql.Literal(v) for k, v in literals.items()})
+
+
+@cache
+def revision_meta(revision: str) -> dict:
+    """``sql/revisions/<revision>/revision.json``: what a revision installs."""
+    return json.loads(_text(revision_path(revision, "revision.json")))

@@ -1,20 +1,19 @@
-"""``status``: is the sync installed, enabled and current? Computed from the catalogs.
+"""``status``: is the sync installed, enabled and current? Judged from one read of the catalog.
 
-One line per object the applied revision installs (each trigger and function, the lock
-table and the indexes), compared with what that revision's SQL files define (see
-:mod:`verify_triggers.manifest`), plus the applied revision and the head.
+Each object the applied revision created is compared with what the install recorded about it
+(``verify_triggers_objects``): a fingerprint of the server's own rendering of its definition,
+taken at install, so any change to a definition reads OUTDATED, and no SQL is parsed here. For
+each key the sync looks up, the record names the index that serves it, the host's own or the
+sync's. Revisions cut before the record existed (0001, 0002) are checked by name only.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import psycopg
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-
-from . import DEFAULT_SCHEMA, manifest, resources
-from .database import query, require_tables
+from . import revisions
+from .catalog import Catalog, read_from
+from .errors import VerifyTriggersError
 
 INSTALLED = "INSTALLED"
 DISABLED = "DISABLED"
@@ -24,8 +23,9 @@ OUTDATED = "OUTDATED"
 MISSING = "MISSING"
 INVALID = "INVALID"
 EXTRA = "EXTRA"
-# The detail of an INSTALLED object that is the application's own (see _covering_index).
+# The detail of an index the sync did not build because the host's own serves its key.
 STANDS_IN = "not needed: "
+REPAIR = "run verify-triggers upgrade (it repairs the install)"
 
 # pg_trigger.tgenabled -> (state, what it means, healthy)
 TRIGGER_MODES = {
@@ -37,11 +37,12 @@ TRIGGER_MODES = {
     "A": (ALWAYS, "fires on every write, also in session_replication_role = replica "
                   "sessions (logical replication apply)", True),
 }
+KIND_ORDER = {"trigger": 0, "function": 1, "table": 2, "index": 3}
 
 
 @dataclass
 class ObjectStatus:
-    """One installed object and its state."""
+    """One object of the sync and its state."""
 
     kind: str  # trigger, function, table or index
     name: str
@@ -72,6 +73,7 @@ class Status:
     head: str
     objects: list[ObjectStatus] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # tables and columns the sync needs
 
     @property
     def installed(self) -> bool:
@@ -84,14 +86,12 @@ class Status:
 
     @property
     def summary(self) -> str:
-        if self.applied is None:
+        if self.missing:
+            return "UNHEALTHY: " + "; ".join(self.problems)
+        if self.applied is None and not self.objects:
             return f"not installed in schema {self.schema!r}: run verify-triggers upgrade"
-        if not self.installed:
-            return (f"revision {self.applied} is recorded in schema {self.schema!r} but none of "
-                    "its objects exists: reinstall it (verify-triggers downgrade base, then "
-                    "verify-triggers upgrade)")
         if self.healthy:
-            counts = {}
+            counts: dict[str, int] = {}
             for obj in self.objects:
                 counts[obj.kind] = counts.get(obj.kind, 0) + 1
             what = ", ".join(_plural(n, kind) for kind, n in counts.items())
@@ -107,145 +107,165 @@ class Status:
             "healthy": self.healthy,
             "summary": self.summary,
             "problems": list(self.problems),
+            "missing": list(self.missing),
             "objects": [o.to_dict() for o in self.objects],
         }
 
 
-def applied_revision(conn: psycopg.Connection, schema: str) -> str | None:
-    """The revision recorded in ``<schema>.verify_triggers_version``, None if none."""
-    present = conn.execute(query("version_table.sql", schema)).fetchone()[0]
-    if not present:
-        return None
-    rows = conn.execute(query("applied_revision.sql", schema)).fetchall()
-    return ",".join(row[0] for row in rows) or None
+def status(conn, schema: str) -> Status:
+    """The sync's state in ``schema``, from one read of the catalog over ``conn``."""
+    return assess(read_from(conn, schema))
 
 
-def status(conn: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> Status:
-    """The sync's state in ``schema``: applied revision, head, and each object's state."""
-    require_tables(conn, schema)
-    script = ScriptDirectory(str(resources.migrations_dir()))
-    head = script.get_current_head()
-    with conn.transaction():
-        applied = applied_revision(conn, schema)
-        functions = {r["name"]: r for r in _rows(conn, "status_functions.sql", schema)}
-        # trigger names are per table: key them by both
-        triggers = {(r["name"], r["table_name"]): r for r in _rows(conn, "status_triggers.sql", schema)}
-        relations = {r["name"]: r for r in _rows(conn, "status_relations.sql", schema)}
-
-    result = Status(schema=schema, applied=applied, head=head)
-    basis = applied
-    if applied is not None:
-        try:
-            script.get_revision(applied)
-        except CommandError:
+def assess(cat: Catalog) -> Status:
+    """Judge one read of the catalog: each object's state and what is wrong, with the fix."""
+    if not cat.schema_exists:
+        raise VerifyTriggersError(
+            f"schema {cat.schema!r} does not exist in this database "
+            "(pass --schema or set VERIFY_TRIGGERS_SCHEMA to the application's schema)")
+    head = revisions.head()
+    result = Status(schema=cat.schema, applied=cat.applied, head=head.revision)
+    if cat.missing:
+        result.missing = list(cat.missing)
+        result.problems.append(
+            f"schema {cat.schema!r} lacks {', '.join(cat.missing)}, which the sync reads or "
+            "writes: while it is missing, writes the triggers sync fail; restore it (a migration "
+            "dropped or renamed it), then run verify-triggers upgrade")
+    if cat.applied is None:
+        if cat.has_sync_objects:
+            what = "is empty" if cat.version_table else "is missing"
             result.problems.append(
-                f"revision {applied} is applied but unknown to this verify-triggers: "
-                "install the release that made it")
-            basis = head
-    expected = manifest.expected(basis or head, schema)
-    # An application index stands in for one of ours only where the sync is installed.
-    sync_present = applied is not None and (bool(functions) or bool(triggers) or bool(relations))
-    fix = "run verify-triggers upgrade" if applied != head else (
-        "reinstall it: verify-triggers downgrade base, then verify-triggers upgrade")
+                f"the sync's objects are in schema {cat.schema!r} but its version table "
+                f"(verify_triggers_version) {what}: run verify-triggers upgrade to take them over")
+            _extras(result, cat, expected=set(), leftover="no revision is applied")
+        elif not cat.missing:
+            result.problems.append("no revision applied: run verify-triggers upgrade")
+        return result
 
-    for name, want in expected.triggers.items():
-        found = triggers.pop((name, want.table), None)
-        if found is None:
-            result.objects.append(ObjectStatus("trigger", name, MISSING,
-                                               f"not in the database: {_missing_fix(applied)}",
-                                               False, want.table))
-            continue
-        state, meaning, healthy = TRIGGER_MODES.get(found["enabled"], (found["enabled"], "unknown mode", False))
-        if manifest.trigger_differs(want, found["definition"], schema):
-            meaning = f"differs from what revision {basis} installs (definition; {meaning}): {fix}"
-            state, healthy = OUTDATED, False
-        result.objects.append(ObjectStatus("trigger", name, state, meaning, healthy, want.table))
-
-    for name, want in expected.functions.items():
-        found = functions.pop(name, None)
-        if found is None:
-            result.objects.append(ObjectStatus("function", name, MISSING,
-                                               f"not in the database: {_missing_fix(applied)}", False,
-                                               args=want.args))
-            continue
-        diffs = manifest.function_differences(want, found, schema)
-        if diffs:
-            result.objects.append(ObjectStatus(
-                "function", name, OUTDATED,
-                f"differs from what revision {basis} installs ({', '.join(diffs)}): {fix}", False,
-                args=found["args"]))
-        else:
-            result.objects.append(ObjectStatus("function", name, INSTALLED, "current", True,
-                                               args=found["args"]))
-
-    for kind, names in (("table", expected.tables), ("index", expected.indexes)):
-        for name in names:
-            found = relations.pop(name, None)
-            cover = _covering_index(conn, schema, name) if found is None and sync_present else None
-            if cover:
-                result.objects.append(ObjectStatus(kind, name, INSTALLED,
-                                                   f"{STANDS_IN}the application's {cover} serves it", True))
-            elif found is None or found["kind"] != kind:
-                result.objects.append(ObjectStatus(kind, name, MISSING,
-                                                   f"not in the database: {_missing_fix(applied)}", False))
-            elif not found["valid"]:
-                result.objects.append(ObjectStatus(
-                    kind, name, INVALID,
-                    "its concurrent build failed, so the sync's lookups scan the table: "
-                    "rebuild it with REINDEX INDEX CONCURRENTLY", False))
-            else:
-                result.objects.append(ObjectStatus(kind, name, INSTALLED, "present", True))
-
-    leftover = (f"not installed by revision {basis}" if basis else "no revision is applied")
-    for found in triggers.values():
-        state, meaning, _ = TRIGGER_MODES.get(found["enabled"], (found["enabled"], "", False))
-        result.objects.append(ObjectStatus(
-            "trigger", found["name"], EXTRA, f"{leftover} ({meaning}); drop it if nothing needs it",
-            found["enabled"] == "D", found["table_name"]))
-    for found in functions.values():
-        result.objects.append(ObjectStatus(
-            "function", found["name"], EXTRA, f"{leftover}; harmless unless a trigger calls it", True,
-            args=found["args"]))
-
+    rev = revisions.get(cat.applied)
+    if rev is None:
+        result.problems.append(
+            f"revision {cat.applied} is applied but unknown to this verify-triggers: "
+            "install the release that made it")
+        return result
+    recorded = cat.record if rev.cut and cat.record else None
+    if rev.cut and not recorded:
+        result.problems.append(
+            f"the record of what revision {rev.revision} installed (verify_triggers_objects) is "
+            f"missing: {REPAIR}")
+    expected = _judge(result, cat, rev, recorded)
+    _extras(result, cat, expected, leftover=f"not installed by revision {rev.revision}")
+    if rev.revision != head.revision:
+        result.problems.insert(0, f"revision {rev.revision} applied, head is {head.revision}: "
+                                  "run verify-triggers upgrade")
     _collect_problems(result)
+    result.objects.sort(key=lambda o: KIND_ORDER[o.kind])
     return result
 
 
-def _covering_index(conn: psycopg.Connection, schema: str, name: str) -> str | None:
-    """The application's index that makes ``name`` unnecessary, if it has one."""
-    if name not in manifest.COVERED_BY:
-        return None
-    row = conn.execute(resources.render(manifest.COVERED_BY[name], schema)).fetchone()
-    return row[0] if row else None
+def _judge(result: Status, cat: Catalog, rev, recorded) -> set[tuple[str, str]]:
+    """Add a line per object ``rev`` installed; returns the catalog keys accounted for."""
+    functions = {name.split("(", 1)[0]: key for key in cat.installed
+                 for kind, name in [key] if kind == "function"}
+    seen: set[tuple[str, str]] = set()
+    if recorded is not None:
+        wanted = [(row["kind"], row["name"], row["table_name"], row["fingerprint"], row["served_by"])
+                  for row in recorded.values()]
+    else:
+        wanted = [(o["kind"], o["name"], o.get("table"), None, None) for o in rev.objects]
+        wanted += [("index", name, None, None, None) for name in rev.indexes]
+        wanted += [("lookup", lk.index, lk.table, None, None) for lk in rev.lookups]
+    fix = REPAIR if rev.revision == revisions.head().revision else "run verify-triggers upgrade"
+    for kind, name, table, fingerprint, _ in wanted:
+        if kind == "lookup":
+            _judge_lookup(result, cat, name, table, seen, fix)
+            continue
+        key = functions.get(name.split("(", 1)[0]) if kind == "function" else (kind, name)
+        found = cat.installed.get(key) if key else None
+        short, args = _split_function(name) if kind == "function" else (name, None)
+        if found is None:
+            result.objects.append(ObjectStatus(kind, short, MISSING, f"not in the database: {fix}",
+                                               False, table, args))
+            continue
+        seen.add(key)
+        if kind == "function":
+            args = _split_function(key[1])[1]
+        state, detail, healthy = INSTALLED, "current", True
+        if kind == "trigger":
+            state, detail, healthy = TRIGGER_MODES.get(found["enabled"], (found["enabled"], "unknown mode", False))
+        if kind == "index" and not found["valid"]:
+            state, detail, healthy = INVALID, ("its concurrent build failed, so the sync's lookups "
+                                               f"scan the table: {fix}"), False
+        elif fingerprint is not None and found["fingerprint"] != fingerprint:
+            state, detail, healthy = OUTDATED, (f"differs from what revision {rev.revision} "
+                                                f"installed ({detail}): {fix}"), False
+        elif recorded is None and rev.cut is False and kind in ("function", "trigger", "table"):
+            detail = f"{detail}; no fingerprint recorded (revision {rev.revision} predates them)"
+        result.objects.append(ObjectStatus(kind, short, state, detail, healthy,
+                                           table or found.get("table_name"), args))
+    return seen
+
+
+def _judge_lookup(result: Status, cat: Catalog, index: str, table: str | None,
+                  seen: set, fix: str) -> None:
+    """A key the sync looks up: served by the host's index, by the sync's own, or by none."""
+    row = cat.installed.get(("lookup", index))
+    served_by = row["served_by"] if row else None
+    own = cat.installed.get(("index", index))
+    if own is not None:
+        seen.add(("index", index))
+    if served_by and served_by != index:
+        result.objects.append(ObjectStatus(
+            "index", index, INSTALLED, f"{STANDS_IN}the application's {served_by} serves it",
+            True, table))
+    elif own is not None and served_by == index:
+        if not any(o.kind == "index" and o.name == index for o in result.objects):
+            result.objects.append(ObjectStatus("index", index, INSTALLED, "present", True, table))
+    elif own is not None:
+        result.objects.append(ObjectStatus(
+            "index", index, INVALID, "its concurrent build failed, so the sync's lookups scan "
+            f"the table: {fix}", False, table))
+    else:
+        result.objects.append(ObjectStatus(
+            "index", index, MISSING, f"no index serves the sync's lookups on {table}, so they "
+            f"scan the table: {fix}", False, table))
+
+
+def _extras(result: Status, cat: Catalog, expected: set, leftover: str) -> None:
+    for key, row in cat.installed.items():
+        kind, name = key
+        if kind == "lookup" or key in expected:
+            continue
+        if any(o.kind == kind and o.name == _split_function(name)[0] for o in result.objects):
+            continue
+        short, args = _split_function(name) if kind == "function" else (name, None)
+        if kind == "trigger":
+            _, meaning, _ = TRIGGER_MODES.get(row["enabled"], (row["enabled"], "", False))
+            result.objects.append(ObjectStatus(
+                "trigger", short, EXTRA, f"{leftover} ({meaning}); drop it if nothing needs it",
+                row["enabled"] == "D", row["table_name"]))
+        else:
+            result.objects.append(ObjectStatus(
+                kind, short, EXTRA, f"{leftover}; harmless unless a trigger calls it", True,
+                row.get("table_name"), args))
+
+
+def _split_function(name: str) -> tuple[str, str | None]:
+    if "(" not in name:
+        return name, None
+    short, args = name.split("(", 1)
+    return short, args[:-1]
 
 
 def _plural(n: int, kind: str) -> str:
     return f"{n} {kind}" if n == 1 else f"{n} {'indexes' if kind == 'index' else kind + 's'}"
 
 
-def _missing_fix(applied: str | None) -> str:
-    return "run verify-triggers upgrade" if applied is None else (
-        "reinstall it: verify-triggers downgrade base, then verify-triggers upgrade")
-
-
 def _collect_problems(result: Status) -> None:
-    if result.applied is None:
-        result.problems.append("no revision applied: run verify-triggers upgrade")
-    elif result.applied != result.head and not result.problems:
-        result.problems.append(
-            f"revision {result.applied} applied, head is {result.head}: run verify-triggers upgrade")
     by_state: dict[str, list[str]] = {}
     for obj in result.objects:
         if not obj.healthy:
             by_state.setdefault(obj.state, []).append(obj.name)
-    if result.applied is None and set(by_state) <= {MISSING}:
-        return  # nothing installed: one problem says it
     for state, names in by_state.items():
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         result.problems.append(f"{len(names)} {state.lower()}: {shown}")
-
-
-def _rows(conn: psycopg.Connection, name: str, schema: str) -> list[dict]:
-    cursor = conn.execute(query(name, schema))
-    columns = [c.name for c in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor.fetchall()]

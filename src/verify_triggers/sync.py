@@ -1,10 +1,15 @@
 """``sync``: repair drifted rows through the installed ``verify_triggers_sync`` function.
 
-The function takes the same locks as the triggers (the rename epoch, then the pairs'
-buckets in order), so a repair is safe while the application writes. The drifted SKUs
-are found with one set-based query and repaired in committed batches, so no transaction
-holds many locks for long; a person's verification is never touched (the function only
-un-verifies rows stamped ``verify-triggers``).
+The function takes the same locks as the triggers (the rename epoch, then the pairs' buckets
+in order), so a repair is safe while the application writes. The drifted SKUs are found with
+one set-based query and repaired in committed batches, so no transaction holds many locks for
+long; a person's verification is never touched (the function only un-verifies rows stamped
+with the sync's stamp).
+
+``adopt`` takes over rows an application's own sync code verified before the triggers
+existed: rows stamped with its stamp (the application's sync wrote a user id) get the sync's
+stamp, so that un-confirming their match un-verifies them. The sheet triggers then un-verify at
+once those whose pair is not confirmed any more: the rows the old code left verified.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import errors
 
-from . import DEFAULT_SCHEMA
-from .check import DEFAULT_LIMIT, CheckReport, check
-from .database import query, require_tables
-from .errors import VerifyTriggersError
+from .catalog import read_from
+from .check import DEFAULT_LIMIT, CheckReport, compare
+from .constants import DEFAULT_SCHEMA
+from .errors import UnhealthyInstall, VerifyTriggersError
+from .resources import query
+from .status import assess
 
 BATCH_SIZE = 1000
 RETRIES = 5
@@ -31,8 +38,10 @@ class SyncResult:
     dry_run: bool
     changed: int = 0  # rows changed (or, in a dry run, rows that would change)
     batches: int = 0
+    adopt: list[str] = field(default_factory=list)  # stamps taken over
+    adopted: int = 0  # rows that carried one of them (would, in a dry run)
+    adopted_unverified: int = 0  # of those, rows un-verified as their pair is not confirmed
     preview: CheckReport | None = None  # a dry run's listing of the rows that would change
-    messages: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {
@@ -42,14 +51,13 @@ class SyncResult:
             "changed": self.changed,
             "batches": self.batches,
         }
+        if self.adopt:
+            out.update(adopt=self.adopt, adopted=self.adopted,
+                       adopted_unverified=self.adopted_unverified)
         if self.preview is not None:
             out["would_change"] = [row.to_dict() for row in self.preview.drift]
             out["summary"] = self.preview.summary.to_dict()
         return out
-
-
-def is_installed(conn: psycopg.Connection, schema: str) -> bool:
-    return bool(conn.execute(query("sync_installed.sql", schema)).fetchone()[0])
 
 
 def sync(
@@ -59,39 +67,57 @@ def sync(
     dry_run: bool = False,
     limit: int | None = DEFAULT_LIMIT,
     batch_size: int = BATCH_SIZE,
+    adopt: Iterable[str] = (),
 ) -> SyncResult:
-    """Repair drift in ``schema`` (only the rows of ``skus`` when given).
+    """Repair drift in ``schema`` (only the rows of ``skus`` when given), after taking over
+    the rows stamped with any of ``adopt``.
 
-    ``dry_run`` writes nothing and reports what would change (listing at most ``limit``
-    rows). ``conn`` should be in autocommit mode: each batch commits on its own.
+    ``dry_run`` writes nothing and reports what would change (listing at most ``limit`` rows).
+    ``conn`` should be in autocommit mode: each batch commits on its own.
     """
-    require_tables(conn, schema)
     sku_list = list(dict.fromkeys(skus)) if skus else None
-    result = SyncResult(schema=schema, skus=sku_list, dry_run=dry_run)
+    stamps = list(dict.fromkeys(adopt))
+    triggers = assess(read_from(conn, schema))
+    if triggers.missing:
+        raise UnhealthyInstall(triggers.problems[0])
+    result = SyncResult(schema=schema, skus=sku_list, dry_run=dry_run, adopt=stamps)
+    if stamps:
+        counts = conn.execute(query("adoptable.sql", schema, "skus", "stamps"),
+                              {"skus": sku_list, "stamps": stamps}).fetchone()
+        result.adopted, result.adopted_unverified = counts[0] or 0, counts[1] or 0
     if dry_run:
-        result.preview = check(conn, schema, sku_list, limit)
+        result.preview = compare(conn, schema, triggers, sku_list, limit)
         result.changed = result.preview.summary.drift
         return result
-    if not is_installed(conn, schema):
+    if not any(o.kind == "function" and o.name == "verify_triggers_sync" and o.state != "MISSING"
+               for o in triggers.objects):
         raise VerifyTriggersError(
             f"verify-triggers is not installed in schema {schema!r}: run verify-triggers upgrade")
+
+    if stamps:
+        adopting = [row[0] for row in conn.execute(
+            query("adoptable_skus.sql", schema, "skus", "stamps"), {"skus": sku_list, "stamps": stamps})]
+        statement = query("adopt.sql", schema, "skus", "stamps")
+        for start in range(0, len(adopting), batch_size):
+            _batch(conn, statement, {"skus": adopting[start:start + batch_size], "stamps": stamps})
+            result.batches += 1
 
     drifted = [row[0] for row in conn.execute(query("drifted_skus.sql", schema, "skus"),
                                               {"skus": sku_list})]
     statement = query("sync.sql", schema, "skus")
     for start in range(0, len(drifted), batch_size):
-        batch = drifted[start:start + batch_size]
-        result.changed += _sync_batch(conn, statement, batch)
+        result.changed += _batch(conn, statement, {"skus": drifted[start:start + batch_size]})
         result.batches += 1
     return result
 
 
-def _sync_batch(conn: psycopg.Connection, statement, batch: list[str]) -> int:
-    """One committed call of the function; retried on a serialization failure or deadlock."""
+def _batch(conn: psycopg.Connection, statement, values: dict) -> int:
+    """One committed statement; retried on a serialization failure or deadlock."""
     for attempt in range(1, RETRIES + 1):
         try:
             with conn.transaction():
-                return int(conn.execute(statement, {"skus": batch}).fetchone()[0] or 0)
+                row = conn.execute(statement, values).fetchone()
+                return int(row[0] or 0) if row else 0
         except (errors.SerializationFailure, errors.DeadlockDetected):
             if attempt == RETRIES:
                 raise

@@ -9,10 +9,5 @@
 -- INVALID index behind (the migration drops one and rebuilds it on the next run).
 
 -- squawk-ignore require-statement-timeout, require-lock-timeout
-CREATE INDEX CONCURRENTLY IF NOT EXISTS verify_triggers_sp_confirmed_idx
-ON {schema}.supplier_products (local_product_id, supplier_id)
-WHERE manual_confirmed;
-
--- squawk-ignore require-statement-timeout, require-lock-timeout
 CREATE INDEX CONCURRENTLY IF NOT EXISTS verify_triggers_suppliers_name_idx
 ON {schema}.suppliers (name);

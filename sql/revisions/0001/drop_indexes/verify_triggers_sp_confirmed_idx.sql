@@ -3,6 +3,3 @@
 -- squawk: no statement_timeout; a concurrent drop blocks neither reads nor writes.
 -- squawk-ignore require-statement-timeout
 DROP INDEX CONCURRENTLY IF EXISTS {schema}.verify_triggers_sp_confirmed_idx;
-
--- squawk-ignore require-statement-timeout
-DROP INDEX CONCURRENTLY IF EXISTS {schema}.verify_triggers_suppliers_name_idx;

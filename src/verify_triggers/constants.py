@@ -1,0 +1,28 @@
+"""Values the SQL and the Python share, each defined here and nowhere else.
+
+SQL files name them as placeholders: ``{stamp}``, ``{last_bucket}`` and ``{bucket_mask}`` are
+filled in when a revision is cut (``scripts/cut_revision.py``), so a released script keeps the
+values it was cut with; the CLI's queries get them when they are rendered.
+"""
+
+DEFAULT_SCHEMA = "app"
+
+# What the sync writes into product_supplier_sheets.verified_by; any other value is a person's.
+SYNC_STAMP = "verify-triggers"
+
+# Pairs hash into this many lock rows (a power of two: the hash is folded with a mask).
+BUCKETS = 1024
+
+# Every object the sync installs is named with this prefix.
+PREFIX = "verify_triggers_"
+
+# Alembic's version table for the sync's own revisions, in the target schema.
+VERSION_TABLE = "verify_triggers_version"
+
+# What the installed revision recorded about each object it created (see sql/triggers/record.sql).
+RECORD_TABLE = "verify_triggers_objects"
+
+
+def cut_values() -> dict[str, object]:
+    """The constants as the cut script fills them into SQL: name -> value."""
+    return {"stamp": SYNC_STAMP, "last_bucket": BUCKETS - 1, "bucket_mask": BUCKETS - 1}

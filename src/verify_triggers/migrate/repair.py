@@ -1,0 +1,127 @@
+"""After Alembic has run: make the install whole, or leave nothing behind.
+
+``upgrade`` never reports success while head's objects are missing or changed: it reads the
+same record ``status`` reads, reinstalls what is wrong (every object of head can be run again)
+and reconciles the rows that went unsynced meanwhile. What it cannot repair, such as a column
+the sync needs, stops it with the reason. ``downgrade base`` removes whatever of the sync is
+left, its version table included.
+"""
+
+from __future__ import annotations
+
+from alembic.util import msg
+from psycopg import sql
+
+from .. import catalog, resources, revisions
+from ..errors import UnhealthyInstall, VerifyTriggersError
+from ..status import INVALID, MISSING, OUTDATED, assess
+from .steps import Runner, install_head
+
+
+def _fetch(connection):
+    def fetch(query: sql.Composable) -> list[dict]:
+        result = connection.execution_options(no_parameters=True).exec_driver_sql(
+            query.as_string(None))
+        return [dict(row) for row in result.mappings()]
+
+    return fetch
+
+
+def read(connection, schema: str) -> catalog.Catalog:
+    return catalog.read(_fetch(connection), schema)
+
+
+def require_schema(connection, schema: str) -> None:
+    """Stop before migrating when the schema, or a table or column the sync needs, is missing."""
+    cat = read(connection, schema)
+    if not cat.schema_exists:
+        raise VerifyTriggersError(
+            f"schema {schema!r} does not exist in this database "
+            "(pass --schema or set VERIFY_TRIGGERS_SCHEMA to the application's schema)")
+    if cat.missing:
+        raise UnhealthyInstall(assess(cat).problems[0])
+
+
+def needs_adoption(connection, schema: str) -> bool:
+    """The sync's objects are there but no revision is recorded (its version table is gone)."""
+    cat = read(connection, schema)
+    return cat.applied is None and cat.has_sync_objects
+
+
+def adopt(runner: Runner) -> None:
+    msg(f"verify-triggers: the sync is installed in schema {runner.schema} without a version "
+        "record: reinstalling head over it")
+    install_head(runner)
+    _stamp_head(runner)
+    ensure_healthy(runner, repaired=True)
+
+
+def _stamp_head(runner: Runner) -> None:
+    from alembic.script import ScriptDirectory
+
+    runner.context.stamp(ScriptDirectory(str(resources.migrations_dir())), "head")
+
+
+def ensure_healthy(runner: Runner, repaired: bool = False) -> None:
+    """Repair head's install if the catalog disagrees with its record; fail if that is not
+    enough."""
+    if runner.offline:
+        return
+    status = assess(read(runner.context.connection, runner.schema))
+    if _broken(status) and not repaired:
+        msg(f"verify-triggers: the install is not whole ({'; '.join(status.problems)}): "
+            "repairing it")
+        install_head(runner)
+        status = assess(read(runner.context.connection, runner.schema))
+    if _broken(status) or status.missing:
+        raise UnhealthyInstall(f"the install could not be repaired: {'; '.join(status.problems)}")
+    # A trigger its owner disabled, or set to fire on replicas only, was switched on purpose:
+    # reported, not undone.
+    for problem in status.problems:
+        msg(f"verify-triggers: warning: {problem}")
+
+
+def _broken(status) -> bool:
+    """What a reinstall of head puts right: objects missing, changed or half-built, or a lost
+    record."""
+    return (any(o.state in (MISSING, OUTDATED, INVALID) for o in status.objects)
+            or any("verify_triggers_objects" in p for p in status.problems))
+
+
+def sweep(runner: Runner) -> None:
+    """After ``downgrade base``: drop whatever of the sync is still there, and its version
+    table, so the host's autogenerate never sees a trace of it."""
+    if runner.offline:
+        runner._emit(sql.SQL("DROP TABLE IF EXISTS {}.{};").format(
+            sql.Identifier(runner.schema), sql.Identifier("verify_triggers_version")).as_string(None))
+        return
+    cat = read(runner.context.connection, runner.schema)
+    statements = []
+    for (kind, name), row in sorted(cat.installed.items(), key=lambda item: _SWEEP_ORDER[item[0][0]]):
+        if kind == "trigger":
+            statements.append(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{}").format(
+                sql.Identifier(name), sql.Identifier(runner.schema), sql.Identifier(row["table_name"])))
+        elif kind == "function":
+            # by name alone: the sync's function names are not overloaded
+            statements.append(sql.SQL("DROP FUNCTION IF EXISTS {}.{} CASCADE").format(
+                sql.Identifier(runner.schema), sql.Identifier(name.split("(", 1)[0])))
+        elif kind in ("table", "index"):
+            statements.append(sql.SQL("DROP {} IF EXISTS {}.{} CASCADE").format(
+                sql.SQL(kind.upper()), sql.Identifier(runner.schema), sql.Identifier(name)))
+    statements.append(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
+        sql.Identifier(runner.schema), sql.Identifier("verify_triggers_version")))
+    for statement in statements:
+        runner._run(statement.as_string(None))
+
+
+_SWEEP_ORDER = {"trigger": 0, "function": 1, "index": 2, "table": 3, "lookup": 4}
+
+
+def is_head(destination) -> bool:
+    if destination in ("head", "heads"):
+        return True
+    return isinstance(destination, str) and destination == revisions.head().revision
+
+
+def is_base(destination) -> bool:
+    return destination == "base"

@@ -1,0 +1,334 @@
+"""Run a revision's SQL on the migration connection Alembic has open: the sync's own, or the
+host application's (``verify_triggers.alembic.upgrade_sync``).
+
+Every step is one of three kinds, each chosen for a live database:
+
+* ``execute``: in the migration's transaction;
+* ``ddl``: in the migration's transaction under a short ``lock_timeout``, retried;
+* ``autocommit``: outside any transaction (``CREATE INDEX CONCURRENTLY`` and batches that
+  commit as they go), through Alembic's ``autocommit_block()``.
+
+Offline (``--sql``) each step is written to the script instead. Scripts go to the driver
+unparsed and whole (psycopg's and asyncpg's simple query protocol), so PL/pgSQL bodies arrive
+byte for byte and nothing here splits SQL: a file holds one statement, or one script.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import op
+from alembic.util import msg
+from psycopg import sql
+from sqlalchemy.exc import DBAPIError
+
+from .. import resources, revisions
+from ..catalog import lookup_values
+from ..errors import VerifyTriggersError
+from ..revisions import Revision
+from ..target import Target
+
+LOCK_NOT_AVAILABLE = "55P03"
+# Creating or dropping functions and triggers is instant once the locks are granted.
+DDL_STATEMENT_TIMEOUT = "60s"
+# The key under which the Alembic configuration carries the Target to the steps.
+TARGET = "verify_triggers.target"
+
+
+class Runner:
+    """The steps of one migration run, on Alembic's migration context."""
+
+    def __init__(self, context, target: Target):
+        self.context = context
+        self.target = target
+        self.notices: list[str] = []
+
+    @classmethod
+    def current(cls, target: Target | None = None) -> Runner:
+        """The runner for the migration context in progress (the one ``op`` is bound to)."""
+        context = op.get_context()
+        return cls(context, target or context.config.attributes[TARGET])
+
+    @property
+    def offline(self) -> bool:
+        return self.context.as_sql
+
+    @property
+    def schema(self) -> str:
+        return self.target.schema
+
+    @property
+    def in_outer_transaction(self) -> bool:
+        """Migrating inside a transaction the caller opened: nothing can run outside it."""
+        return bool(getattr(self.context, "_in_external_transaction", False))
+
+    # --- the three kinds of step -------------------------------------------------------------
+
+    def render(self, path: Path) -> str:
+        return resources.render(path, self.schema)
+
+    def execute(self, path: Path) -> None:
+        """A script in the migration's transaction."""
+        self._run(self.render(path))
+
+    def ddl(self, *paths: Path) -> None:
+        """Scripts in the migration's transaction under a short ``lock_timeout``, retried with
+        back-off.
+
+        ``CREATE TRIGGER`` needs a lock that conflicts with every open writing transaction, and
+        while it waits every later write queues behind it. Waiting at most ``lock_timeout`` per
+        attempt bounds how long any write can stall on the deploy; a long application
+        transaction costs retries, not an outage.
+        """
+        text = "\n".join(self.render(path).strip() for path in paths)
+        timeout, retries = self.target.lock_timeout, self.target.lock_retries
+        if self.offline:
+            # No retries in a script: psql stops at the first lock timeout, and running the
+            # script again is the retry.
+            settings = sql.SQL("SET LOCAL lock_timeout = {};\nSET LOCAL statement_timeout = {};").format(
+                sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT))
+            self._emit(settings.as_string(None) + "\n" + text)
+            return
+        bind = self.context.connection
+        for attempt in range(1, retries + 1):
+            try:
+                with bind.begin_nested():
+                    self._run(sql.SQL(
+                        "SELECT pg_catalog.set_config('lock_timeout', {}, true),"
+                        " pg_catalog.set_config('statement_timeout', {}, true)").format(
+                        sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT)).as_string(None))
+                    self._run(text)
+                return
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                if attempt == retries:
+                    names = ", ".join(p.name for p in paths)
+                    raise VerifyTriggersError(
+                        f"gave up after {retries} attempts: could not lock the tables within "
+                        f"lock_timeout={timeout} ({names}); a long transaction holds them: "
+                        "see pg_stat_activity, then run the upgrade again") from None
+                msg(f"verify-triggers: tables busy (attempt {attempt}/{retries}), retrying")
+                time.sleep(min(0.2 * 2 ** attempt, 5.0))
+
+    def autocommit(self, *paths: Path) -> None:
+        """One statement (or one block) per file, each outside any transaction."""
+        if self.in_outer_transaction and not self.offline:
+            # The caller's open transaction: no concurrent build can run inside it, and one
+            # outside would wait for it forever. Build in the transaction instead (the caller
+            # holds its tables anyway), and let a batch that would commit run whole.
+            for path in paths:
+                self._run(_without_concurrently(self.render(path)))
+            return
+        with self.context.autocommit_block():
+            for path in paths:
+                self._run(self.render(path).strip())
+
+    # --- questions asked of the catalog (online only) ----------------------------------------
+
+    def installed(self, rev: Revision | None = None) -> dict[tuple[str, str], dict]:
+        """The sync's objects, and ``rev``'s keys, as the catalog holds them now."""
+        lookups = rev.lookups if rev else ()
+        query = resources.query("installed_objects.sql", self.schema, **lookup_values(lookups))
+        return {(row["kind"], row["name"]): row for row in self.fetch(query)}
+
+    def fetch(self, query: sql.Composable) -> list[dict]:
+        """Rows of a catalog query whose values are composed in as literals, so that any
+        driver runs it (they are names of the sync's own objects, never input)."""
+        result = self.context.connection.execution_options(no_parameters=True).exec_driver_sql(
+            query.as_string(None))
+        return [dict(row) for row in result.mappings()]
+
+    # --- running text ------------------------------------------------------------------------
+
+    def _emit(self, text: str) -> None:
+        self.context.impl.static_output(text.strip() + "\n")
+
+    def _run(self, text: str) -> None:
+        if self.offline:
+            self._emit(text)
+            return
+        bind = self.context.connection
+        dbapi = bind.connection.dbapi_connection
+        handler = getattr(dbapi, "add_notice_handler", None)
+        if handler is None:  # not psycopg 3: a driver SQLAlchemy wraps
+            _run_foreign(bind, text)
+            return
+        notices: list[str] = []
+
+        def collect(diag) -> None:
+            notices.append(diag.message_primary or "")
+
+        dbapi.add_notice_handler(collect)
+        try:
+            bind.execution_options(no_parameters=True).exec_driver_sql(text)
+        finally:
+            dbapi.remove_notice_handler(collect)
+        for notice in notices:
+            if notice.startswith("verify-triggers:"):
+                self.notices.append(notice)
+                msg(notice)
+
+
+def _run_foreign(bind, text: str) -> None:
+    """A script on a connection of another driver (the host's asyncpg or psycopg2)."""
+    dbapi = bind.connection.dbapi_connection
+    raw = getattr(dbapi, "_connection", None)
+    if bind.dialect.driver == "asyncpg" and raw is not None:
+        from sqlalchemy.util import await_only
+
+        # SQLAlchemy's adapter opens its transaction lazily; make it open one first, so the
+        # script runs inside the migration's transaction (unless in an autocommit block).
+        bind.exec_driver_sql("SELECT 1")
+        await_only(raw.execute(text))  # asyncpg's simple query protocol: several statements
+        return
+    bind.execution_options(no_parameters=True).exec_driver_sql(text)
+
+
+def _without_concurrently(text: str) -> str:
+    return text.replace(" CONCURRENTLY", "")
+
+
+# --- revisions ----------------------------------------------------------------------------
+
+def index_file(name: str, before: str | None = None) -> Path:
+    """The latest released build statement of the sync's index ``name`` (up to ``before``)."""
+    for rev in reversed(revisions.chain()):
+        if before is not None and rev.revision > before:
+            continue
+        path = resources.revision_path(rev.revision, f"indexes/{name}.sql")
+        if path.is_file():
+            return path
+    raise FileNotFoundError(name)
+
+
+def _drop_index(runner: Runner, name: str) -> None:
+    statement = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(
+        sql.Identifier(runner.schema), sql.Identifier(name))
+    if runner.in_outer_transaction and not runner.offline:
+        runner._run(_without_concurrently(statement.as_string(None)))
+        return
+    with runner.context.autocommit_block():
+        runner._run(statement.as_string(None))
+
+
+def build_indexes(runner: Runner, rev: Revision) -> None:
+    """Before the functions that read them: the indexes ``rev`` needs and the host lacks.
+
+    An own index whose concurrent build failed (INVALID) is dropped and built again. Offline
+    there is no catalog to ask: the script builds every index of ``rev``'s keys.
+    """
+    if runner.offline:
+        runner.autocommit(*(index_file(name, rev.revision) for name in rev.own_indexes))
+        return
+    installed = runner.installed(rev)
+    for name in rev.own_indexes:
+        own = installed.get(("index", name))
+        lookup = installed.get(("lookup", name))
+        if own is not None and own["valid"]:
+            continue
+        if own is not None:
+            _drop_index(runner, name)  # a failed concurrent build
+        elif lookup is not None and lookup["served_by"]:
+            continue  # the host's own index serves this key
+        runner.autocommit(index_file(name, rev.revision))
+
+
+def drop_indexes(runner: Runner, rev: Revision, candidates: tuple[str, ...] = ()) -> None:
+    """After the functions no longer read them: the sync's indexes ``rev`` does not need —
+    those of earlier revisions it retired (``candidates``), and its own where a host index
+    now serves the same key."""
+    unneeded = [name for name in candidates if name not in rev.own_indexes]
+    if not runner.offline:
+        installed = runner.installed(rev)
+        unneeded = [name for name in unneeded if ("index", name) in installed]
+        for lookup in rev.lookups:
+            row = installed.get(("lookup", lookup.index))
+            if row and row["served_by"] not in (None, lookup.index) and ("index", lookup.index) in installed:
+                unneeded.append(lookup.index)
+    for name in unneeded:
+        _drop_index(runner, name)
+
+
+def upgrade(revision: str) -> None:
+    """Upgrade from the previous revision to ``revision`` (one cut by scripts/cut_revision.py)."""
+    runner = Runner.current()
+    rev = revisions.get(revision)
+    previous = revisions.get(rev.previous)
+    build_indexes(runner, rev)
+    runner.ddl(resources.revision_path(revision, "upgrade.sql"))
+    drop_indexes(runner, rev, previous.own_indexes + rev.retired_indexes)
+
+
+def downgrade(revision: str) -> None:
+    """Back from ``revision`` to the revision before it."""
+    runner = Runner.current()
+    rev = revisions.get(revision)
+    previous = revisions.get(rev.previous)
+    build_indexes(runner, previous)
+    runner.ddl(resources.revision_path(revision, "downgrade.sql"))
+    drop_indexes(runner, previous, rev.own_indexes)
+
+
+def install_head(runner: Runner, *, reconcile: bool = True) -> None:
+    """Head, whatever is there now: a fresh install, a repair, or an adoption.
+
+    Every object of head is re-runnable and the retired ones are dropped if they exist, so this
+    converges from nothing, from any earlier revision, or from a damaged install; then the rows
+    are reconciled, since writes may have gone unsynced while objects were missing.
+    """
+    head = revisions.head()
+    build_indexes(runner, head)
+    runner.ddl(*(resources.revision_path(head.revision, name)
+                 for name in ("objects.sql", "retire.sql", "record.sql")))
+    drop_indexes(runner, head, tuple(_every_own_index()))
+    if reconcile:
+        run_reconcile(runner, head)
+
+
+def run_reconcile(runner: Runner, rev: Revision) -> None:
+    path = resources.revision_path(rev.revision, "reconcile.sql")
+    if runner.in_outer_transaction and not runner.offline:
+        # no batch can commit inside the caller's transaction: one call does it all
+        runner._run(sql.SQL("SELECT {}.verify_triggers_sync(NULL)").format(
+            sql.Identifier(runner.schema)).as_string(None))
+        return
+    runner.autocommit(path)
+
+
+def _every_own_index() -> Iterator[str]:
+    for rev in revisions.chain():
+        yield from rev.own_indexes
+        yield from rev.retired_indexes
+
+
+# --- the hand-cut revisions' steps, kept as they ran -----------------------------------------
+
+def execute_file(name: str) -> None:
+    Runner.current().execute(resources.sql_path(name))
+
+
+def execute_ddl(name: str) -> None:
+    Runner.current().ddl(resources.sql_path(name))
+
+
+def execute_autocommit(*names: str, drop_invalid_indexes: tuple[str, ...] = ()) -> None:
+    runner = Runner.current()
+    if not runner.offline:
+        installed = runner.installed()
+        for index in drop_invalid_indexes:
+            row = installed.get(("index", index))
+            if row is not None and not row["valid"]:
+                _drop_index(runner, index)
+    runner.autocommit(*(resources.sql_path(name) for name in names))
+
+
+def existing_product_index() -> str | None:
+    """Revision 0002's question: the application's index that finds matches by product."""
+    runner = Runner.current()
+    if runner.offline:
+        return None
+    rows = runner.fetch(sql.SQL(runner.render(resources.revision_path("0002", "product_index.sql"))))
+    return rows[0]["index_name"] if rows else None
