@@ -4,6 +4,18 @@
 -- client calls them, and the lock and record tables hold no data of the application's.
 -- Revision 0002's definitions of what 0003 changed or removed.
 
+-- object: function verify_triggers_bucket(text, text)
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_bucket(p_sku text, p_supplier_name text)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+-- A SQL-standard body binds its names when created, so it needs no pinned search_path
+-- and stays inlinable.
+RETURN (
+    pg_catalog.hashtextextended(p_sku || pg_catalog.chr(31) || p_supplier_name, 0) & 1023
+)::integer;
+
 -- object: function verify_triggers_lock_epoch()
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_lock_epoch()
 RETURNS void
@@ -946,9 +958,14 @@ EXECUTE FUNCTION {schema}.verify_triggers_never_called();
 
 -- What revision 0003 added.
 
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_name_differs(anyelement, anyelement);
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_sku_differs(anyelement, anyelement);
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_sheet_marks(anyelement, anyelement);
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_sp_marks(anyelement, anyelement);
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_deleted();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_renamed();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_sp_rows();
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_confirmation(text, text);
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_sync_token();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_epoch_key();
 DROP TABLE IF EXISTS {schema}.verify_triggers_objects;

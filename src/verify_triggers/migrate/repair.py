@@ -49,11 +49,16 @@ def needs_adoption(connection, schema: str) -> bool:
 
 
 def adopt(runner: Runner) -> None:
+    """Take over an install whose version table is gone, at head (the sync's own env)."""
+    adopt_objects(runner)
+    _stamp_head(runner)
+    ensure_healthy(runner, repaired=True)
+
+
+def adopt_objects(runner: Runner) -> None:
     msg(f"verify-triggers: the sync is installed in schema {runner.schema} without a version "
         "record: reinstalling head over it")
     install_head(runner)
-    _stamp_head(runner)
-    ensure_healthy(runner, repaired=True)
 
 
 def _stamp_head(runner: Runner) -> None:
@@ -124,4 +129,5 @@ def is_head(destination) -> bool:
 
 
 def is_base(destination) -> bool:
-    return destination == "base"
+    """Alembic gives the destination ``base`` as None."""
+    return destination in (None, "base")

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from alembic import op
@@ -35,6 +37,18 @@ LOCK_NOT_AVAILABLE = "55P03"
 DDL_STATEMENT_TIMEOUT = "60s"
 # The key under which the Alembic configuration carries the Target to the steps.
 TARGET = "verify_triggers.target"
+# The target while the sync's revisions run inside a host's migration (verify_triggers.alembic).
+_host_target: ContextVar[Target | None] = ContextVar("verify_triggers_host_target", default=None)
+
+
+@contextmanager
+def target_for(target: Target) -> Iterator[None]:
+    """Run the sync's revision functions on the host's migration context, for ``target``."""
+    token = _host_target.set(target)
+    try:
+        yield
+    finally:
+        _host_target.reset(token)
 
 
 class Runner:
@@ -46,10 +60,12 @@ class Runner:
         self.notices: list[str] = []
 
     @classmethod
-    def current(cls, target: Target | None = None) -> Runner:
-        """The runner for the migration context in progress (the one ``op`` is bound to)."""
+    def current(cls) -> Runner:
+        """The runner for the migration context in progress (the one ``op`` is bound to):
+        the sync's own, whose configuration carries the target, or a host's, running the
+        sync's revisions inside :func:`target_for`."""
         context = op.get_context()
-        return cls(context, target or context.config.attributes[TARGET])
+        return cls(context, _host_target.get() or context.config.attributes[TARGET])
 
     @property
     def offline(self) -> bool:
@@ -82,7 +98,11 @@ class Runner:
         attempt bounds how long any write can stall on the deploy; a long application
         transaction costs retries, not an outage.
         """
-        text = "\n".join(self.render(path).strip() for path in paths)
+        self.ddl_text("\n".join(self.render(path).strip() for path in paths),
+                      ", ".join(path.name for path in paths))
+
+    def ddl_text(self, text: str, label: str = "the sync's triggers") -> None:
+        """:meth:`ddl` for a script already composed for the schema."""
         timeout, retries = self.target.lock_timeout, self.target.lock_retries
         if self.offline:
             # No retries in a script: psql stops at the first lock timeout, and running the
@@ -105,10 +125,9 @@ class Runner:
                 if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                     raise
                 if attempt == retries:
-                    names = ", ".join(p.name for p in paths)
                     raise VerifyTriggersError(
                         f"gave up after {retries} attempts: could not lock the tables within "
-                        f"lock_timeout={timeout} ({names}); a long transaction holds them: "
+                        f"lock_timeout={timeout} ({label}); a long transaction holds them: "
                         "see pg_stat_activity, then run the upgrade again") from None
                 msg(f"verify-triggers: tables busy (attempt {attempt}/{retries}), retrying")
                 time.sleep(min(0.2 * 2 ** attempt, 5.0))
