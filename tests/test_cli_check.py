@@ -8,7 +8,7 @@ from psycopg import sql
 
 from clirun import isolated_env, run  # noqa: F401
 from verify_triggers import check as check_mod
-from verify_triggers import database
+from verify_triggers import resources
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -237,7 +237,7 @@ def test_a_million_sheet_rows_are_checked_by_one_set_based_statement(db):
         assert report.summary.needs_sync == 50_000  # 25,000 products x 2 confirmed suppliers
         assert len(report.drift) == check_mod.DEFAULT_LIMIT
 
-        statement = database.query("check.sql", "app", "skus", "limit")
+        statement = resources.query("check.sql", "app", "skus", "limit")
         plan = conn.execute(sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + statement,
                             {"skus": None, "limit": 50}).fetchone()[0][0]["Plan"]
     nodes = []

@@ -11,7 +11,7 @@ from psycopg import sql
 
 import pgserver
 from clirun import assert_one_line_error, clean_env, subprocess_run
-from verify_triggers import database
+from verify_triggers import connection as connection_mod
 
 
 def _url(server: pgserver.Server, dbname: str, user: str, password: str | None = None) -> str:
@@ -200,7 +200,7 @@ def test_connection_error_line_names_the_reason():
     exc = psycopg.OperationalError(
         'connection failed: connection to server at "10.0.0.1", port 5432 failed: '
         'FATAL:  no pg_hba.conf entry for host "10.0.0.2", user "app", database "shop"')
-    line = database.connection_error_line(exc, "app@10.0.0.1:5432/shop")
+    line = connection_mod.connection_error_line(exc, "app@10.0.0.1:5432/shop")
     assert line.startswith("the server refused authentication for app@10.0.0.1:5432/shop: no pg_hba.conf")
 
 

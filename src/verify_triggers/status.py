@@ -128,9 +128,8 @@ def assess(cat: Catalog) -> Status:
     if cat.missing:
         result.missing = list(cat.missing)
         result.problems.append(
-            f"schema {cat.schema!r} lacks {', '.join(cat.missing)}, which the sync reads or "
-            "writes: while it is missing, writes the triggers sync fail; restore it (a migration "
-            "dropped or renamed it), then run verify-triggers upgrade")
+            f"schema {cat.schema!r} lacks {', '.join(cat.missing)}, which the sync needs: "
+            "restore it (a migration dropped or renamed it), then run verify-triggers upgrade")
     if cat.applied is None:
         if cat.has_sync_objects:
             what = "is empty" if cat.version_table else "is missing"

@@ -54,7 +54,10 @@ CREATE TABLE IF NOT EXISTS {schema}.verify_triggers_objects (
 COMMENT ON TABLE {schema}.verify_triggers_objects IS
 'verify-triggers: the objects the installed revision created, with their fingerprints.';
 
+-- Anyone may read it (as anyone may read the catalog it describes): `verify-triggers status`
+-- and `check` run as a monitoring role.
 REVOKE ALL ON {schema}.verify_triggers_objects FROM public;
+GRANT SELECT ON {schema}.verify_triggers_objects TO public;
 
 -- object: function verify_triggers_bucket(text, text)
 -- The bucket of a pair: a stable hash folded into the lock rows. A SQL-standard body binds its
