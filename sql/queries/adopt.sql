@@ -7,9 +7,9 @@ WITH adopted AS (
     UPDATE {schema}.product_supplier_sheets AS sh
     SET verified_by = {stamp}
     WHERE
-        sh.sku = ANY(CAST({skus} AS text []))
+        sh.sku = ANY(CAST({skus} AS text[]))
         AND sh.is_verified
-        AND sh.verified_by = ANY(CAST({stamps} AS text []))
+        AND sh.verified_by = ANY(CAST({stamps} AS text[]))
     RETURNING sh.id
 )
 

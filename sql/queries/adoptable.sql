@@ -11,7 +11,7 @@ WITH confirmed AS MATERIALIZED (
     INNER JOIN {schema}.suppliers AS su ON sp.supplier_id = su.id
     WHERE
         sp.manual_confirmed
-        AND (CAST({skus} AS text []) IS NULL OR pr.sku = ANY(CAST({skus} AS text [])))
+        AND (CAST({skus} AS text[]) IS NULL OR pr.sku = ANY(CAST({skus} AS text[])))
     GROUP BY pr.sku, su.name
 )
 
@@ -25,5 +25,5 @@ LEFT JOIN confirmed AS c
         AND sh.supplier_name = c.supplier_name
 WHERE
     sh.is_verified
-    AND sh.verified_by = ANY(CAST({stamps} AS text []))
-    AND (CAST({skus} AS text []) IS NULL OR sh.sku = ANY(CAST({skus} AS text [])));
+    AND sh.verified_by = ANY(CAST({stamps} AS text[]))
+    AND (CAST({skus} AS text[]) IS NULL OR sh.sku = ANY(CAST({skus} AS text[])));

@@ -4,6 +4,6 @@ SELECT DISTINCT sh.sku
 FROM {schema}.product_supplier_sheets AS sh
 WHERE
     sh.is_verified
-    AND sh.verified_by = ANY(CAST({stamps} AS text []))
-    AND (CAST({skus} AS text []) IS NULL OR sh.sku = ANY(CAST({skus} AS text [])))
+    AND sh.verified_by = ANY(CAST({stamps} AS text[]))
+    AND (CAST({skus} AS text[]) IS NULL OR sh.sku = ANY(CAST({skus} AS text[])))
 ORDER BY sh.sku;

@@ -25,9 +25,9 @@ lookups AS (
         l.column_name
     FROM
         unnest(
-            CAST({index_names} AS text []),
-            CAST({lookup_tables} AS text []),
-            CAST({lookup_columns} AS text [])
+            {index_names}::text[],
+            {lookup_tables}::text[],
+            {lookup_columns}::text[]
         ) AS l (index_name, table_name, column_name)
 ),
 
@@ -123,7 +123,7 @@ WHERE
     AND pg_catalog.starts_with(c.relname::text, 'verify_triggers_')
     AND c.relname NOT IN ('verify_triggers_version', 'verify_triggers_version_pkc')
     -- not the keys of the sync's own tables: they come with their tables
-    AND NOT coalesce(pg_catalog.starts_with(tc.relname::text, 'verify_triggers_'), false)
+    AND NOT coalesce(pg_catalog.starts_with(tc.relname::text, 'verify_triggers_'), FALSE)
 
 UNION ALL
 
@@ -143,4 +143,4 @@ SELECT
     ) AS served_by
 FROM lookups AS l
 
-ORDER BY 1, 2;
+ORDER BY kind, name;

@@ -22,4 +22,8 @@ SELECT
 FROM installed AS o
 WHERE
     o.kind <> 'index'
-    OR o.name IN (SELECT l.served_by FROM installed AS l WHERE l.kind = 'lookup');
+    OR o.name IN (
+        SELECT l.served_by
+        FROM installed AS l
+        WHERE l.kind = 'lookup'
+    );

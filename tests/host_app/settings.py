@@ -8,6 +8,11 @@ The env is switched by a configuration attribute, else an environment variable:
 * ``hooks`` / ``$HOST_APP_HOOKS``: ``sync`` (verify_triggers.alembic's hooks as they are),
   ``wrapped`` (the host's own hooks wrapped with ``excluding_sync``) or ``none`` (the host's
   hooks alone, as before the sync: autogenerate then sees the sync's objects);
+* ``search_path`` / ``$HOST_APP_SEARCH_PATH``: ``app`` (the default: ``SET search_path TO app,
+  public`` on the migration connection, as the real application's env does) or ``default``
+  (the server's search_path left alone);
+* ``transaction_per_migration`` / ``$HOST_APP_TRANSACTION_PER_MIGRATION``: unset (one
+  transaction for the whole run, Alembic's default and the real application's) or true;
 * ``url`` / ``$HOST_DATABASE_URL``: the database (any of postgresql://,
   postgresql+psycopg://, postgresql+asyncpg://; the driver part is replaced).
 """
@@ -81,12 +86,13 @@ def url_for(url: str, driver: str) -> str:
 
 
 def make_config(url: str | None = None, *, driver: str = "psycopg", hooks: str = "sync",
-                stdout=None) -> Config:
+                transaction_per_migration: bool = False, stdout=None) -> Config:
     """The host's Alembic configuration, as ``alembic -c tests/host_app/alembic.ini`` reads
     it, with the switches set."""
     config = Config(str(INI), stdout=stdout) if stdout is not None else Config(str(INI))
     config.attributes["driver"] = driver
     config.attributes["hooks"] = hooks
+    config.attributes["transaction_per_migration"] = transaction_per_migration
     if url is not None:
         config.attributes["url"] = url
     return config

@@ -349,7 +349,7 @@ REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_one(text, text) FROM public
 -- their sheet rows, in key order; returns the rows changed. One pair goes to
 -- verify_triggers_sync_one.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_pairs(
-    p_skus text [], p_supplier_names text []
+    p_skus text[], p_supplier_names text[]
 )
 RETURNS bigint
 LANGUAGE plpgsql
@@ -473,13 +473,13 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_pairs(text [], text []) FROM public;
+REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_pairs(text[], text[]) FROM public;
 
 -- object: function verify_triggers_sync(text[])
 -- Repair the rows of the given SKUs (every SKU when NULL) that disagree with the rule; returns
 -- the rows changed. Used by `verify-triggers sync`, the install's reconcile and TRUNCATE.
 -- SKUs are taken a thousand at a time, each batch read by sku.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync(p_skus text [] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync(p_skus text[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -548,7 +548,7 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync(text []) FROM public;
+REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync(text[]) FROM public;
 
 -- object: function verify_triggers_sp_rows()
 -- supplier_products, INSERT and DELETE (their triggers call the written rows written_rows):

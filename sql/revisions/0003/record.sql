@@ -20,9 +20,9 @@ WITH installed AS (
             l.column_name
         FROM
             unnest(
-                CAST(ARRAY['verify_triggers_sp_match_idx', 'verify_triggers_sp_supplier_idx', 'verify_triggers_suppliers_name_idx', 'verify_triggers_products_sku_idx', 'verify_triggers_sheets_sku_idx'] AS text []),
-                CAST(ARRAY['supplier_products', 'supplier_products', 'suppliers', 'products', 'product_supplier_sheets'] AS text []),
-                CAST(ARRAY['local_product_id', 'supplier_id', 'name', 'sku', 'sku'] AS text [])
+                ARRAY['verify_triggers_sp_match_idx', 'verify_triggers_sp_supplier_idx', 'verify_triggers_suppliers_name_idx', 'verify_triggers_products_sku_idx', 'verify_triggers_sheets_sku_idx']::text[],
+                ARRAY['supplier_products', 'supplier_products', 'suppliers', 'products', 'product_supplier_sheets']::text[],
+                ARRAY['local_product_id', 'supplier_id', 'name', 'sku', 'sku']::text[]
             ) AS l (index_name, table_name, column_name)
     ),
 
@@ -118,7 +118,7 @@ WITH installed AS (
         AND pg_catalog.starts_with(c.relname::text, 'verify_triggers_')
         AND c.relname NOT IN ('verify_triggers_version', 'verify_triggers_version_pkc')
         -- not the keys of the sync's own tables: they come with their tables
-        AND NOT coalesce(pg_catalog.starts_with(tc.relname::text, 'verify_triggers_'), false)
+        AND NOT coalesce(pg_catalog.starts_with(tc.relname::text, 'verify_triggers_'), FALSE)
 
     UNION ALL
 
@@ -138,7 +138,7 @@ WITH installed AS (
         ) AS served_by
     FROM lookups AS l
 
-    ORDER BY 1, 2
+    ORDER BY kind, name
 )
 
 INSERT INTO {schema}.verify_triggers_objects (
@@ -154,4 +154,8 @@ SELECT
 FROM installed AS o
 WHERE
     o.kind <> 'index'
-    OR o.name IN (SELECT l.served_by FROM installed AS l WHERE l.kind = 'lookup');
+    OR o.name IN (
+        SELECT l.served_by
+        FROM installed AS l
+        WHERE l.kind = 'lookup'
+    );

@@ -298,7 +298,7 @@ REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_one(text, text) FROM public
 -- their sheet rows, in key order; returns the rows changed. One pair goes to
 -- verify_triggers_sync_one.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_pairs(
-    p_skus text [], p_supplier_names text []
+    p_skus text[], p_supplier_names text[]
 )
 RETURNS bigint
 LANGUAGE plpgsql
@@ -422,13 +422,13 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_pairs(text [], text []) FROM public;
+REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_pairs(text[], text[]) FROM public;
 
 -- object: function verify_triggers_sync(text[])
 -- Repair the rows of the given SKUs (every SKU when NULL) that disagree with the rule; returns
 -- the rows changed. Used by `verify-triggers sync`, the install's reconcile and TRUNCATE.
 -- SKUs are taken a thousand at a time, each batch read by sku.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync(p_skus text [] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync(p_skus text[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -497,7 +497,7 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync(text []) FROM public;
+REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync(text[]) FROM public;
 
 -- object: function verify_triggers_sp_rows()
 -- supplier_products, INSERT and DELETE (their triggers call the written rows written_rows):
@@ -1152,9 +1152,9 @@ WITH installed AS (
             l.column_name
         FROM
             unnest(
-                CAST(ARRAY['verify_triggers_sp_match_idx', 'verify_triggers_sp_supplier_idx', 'verify_triggers_suppliers_name_idx', 'verify_triggers_products_sku_idx', 'verify_triggers_sheets_sku_idx'] AS text []),
-                CAST(ARRAY['supplier_products', 'supplier_products', 'suppliers', 'products', 'product_supplier_sheets'] AS text []),
-                CAST(ARRAY['local_product_id', 'supplier_id', 'name', 'sku', 'sku'] AS text [])
+                ARRAY['verify_triggers_sp_match_idx', 'verify_triggers_sp_supplier_idx', 'verify_triggers_suppliers_name_idx', 'verify_triggers_products_sku_idx', 'verify_triggers_sheets_sku_idx']::text[],
+                ARRAY['supplier_products', 'supplier_products', 'suppliers', 'products', 'product_supplier_sheets']::text[],
+                ARRAY['local_product_id', 'supplier_id', 'name', 'sku', 'sku']::text[]
             ) AS l (index_name, table_name, column_name)
     ),
 
@@ -1250,7 +1250,7 @@ WITH installed AS (
         AND pg_catalog.starts_with(c.relname::text, 'verify_triggers_')
         AND c.relname NOT IN ('verify_triggers_version', 'verify_triggers_version_pkc')
         -- not the keys of the sync's own tables: they come with their tables
-        AND NOT coalesce(pg_catalog.starts_with(tc.relname::text, 'verify_triggers_'), false)
+        AND NOT coalesce(pg_catalog.starts_with(tc.relname::text, 'verify_triggers_'), FALSE)
 
     UNION ALL
 
@@ -1270,7 +1270,7 @@ WITH installed AS (
         ) AS served_by
     FROM lookups AS l
 
-    ORDER BY 1, 2
+    ORDER BY kind, name
 )
 
 INSERT INTO {schema}.verify_triggers_objects (
@@ -1286,4 +1286,8 @@ SELECT
 FROM installed AS o
 WHERE
     o.kind <> 'index'
-    OR o.name IN (SELECT l.served_by FROM installed AS l WHERE l.kind = 'lookup');
+    OR o.name IN (
+        SELECT l.served_by
+        FROM installed AS l
+        WHERE l.kind = 'lookup'
+    );

@@ -21,6 +21,10 @@ from host_app.models import SCHEMA  # noqa: E402
 
 config = context.config
 options = settings.migration_options(settings.choice(config, "hooks", "HOST_APP_HOOKS", "sync"))
+# One transaction for the whole run (Alembic's default, the real application's), or one per
+# revision.
+per_migration = settings.choice(config, "transaction_per_migration",
+                                "HOST_APP_TRANSACTION_PER_MIGRATION", "") in (True, "1", "true")
 MIGRATION_LOCK = 123456789  # the application's own advisory lock key
 
 
@@ -32,9 +36,13 @@ def database_url() -> str:
 
 
 def do_run_migrations(connection) -> None:
-    context.configure(connection=connection, **options)
+    context.configure(connection=connection, transaction_per_migration=per_migration, **options)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def sets_search_path() -> bool:
+    return settings.choice(config, "search_path", "HOST_APP_SEARCH_PATH", "app") != "default"
 
 
 def run_offline() -> None:
@@ -42,6 +50,8 @@ def run_offline() -> None:
                       dialect_opts={"paramstyle": "named"}, **options)
     with context.begin_transaction():
         context.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
+        if sets_search_path():
+            context.execute(f'SET search_path TO "{SCHEMA}", public')
         context.run_migrations()
 
 
@@ -49,7 +59,8 @@ def prepare(connection) -> None:
     """Outside the migration's transaction, as the application does: lock, schema, path."""
     connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
     connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"'))
-    connection.execute(text(f'SET search_path TO "{SCHEMA}", public'))
+    if sets_search_path():
+        connection.execute(text(f'SET search_path TO "{SCHEMA}", public'))
 
 
 def run_psycopg() -> None:
