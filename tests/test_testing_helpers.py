@@ -135,21 +135,25 @@ def test_install_sync_takes_a_url_an_engine_or_a_connection(seeded, kind):
         assert_synced(conn)
 
 
+SHEET_ROWS = "SELECT * FROM app.product_supplier_sheets ORDER BY id"
+
+
 def test_install_sync_twice_changes_nothing(installed):
     with installed.connect() as conn:
-        before = conn.execute("SELECT * FROM app.product_supplier_sheets ORDER BY id").fetchall()
+        before = conn.execute(SHEET_ROWS).fetchall()
         triggers = sync_triggers(conn)
     install_sync(installed.url())
     with installed.connect() as conn:
-        assert conn.execute("SELECT * FROM app.product_supplier_sheets ORDER BY id").fetchall() == before
+        assert conn.execute(SHEET_ROWS).fetchall() == before
         assert sync_triggers(conn) == triggers
 
 
 @pytest.mark.parametrize("rows", [
     "none",
     pytest.param("seed", marks=pytest.mark.xfail(
-        raises=VerifyTriggersError, strict=True, reason="known bug: the reconcile DO block COMMITs, which a caller's open "
-                            "transaction forbids (invalid transaction termination)")),
+        raises=VerifyTriggersError, strict=True,
+        reason="known bug: the reconcile DO block COMMITs, which a caller's open transaction "
+               "forbids (invalid transaction termination)")),
 ])
 def test_install_sync_in_the_callers_transaction_is_rolled_back_with_it(db, rows):
     if rows == "seed":
