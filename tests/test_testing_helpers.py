@@ -148,13 +148,7 @@ def test_install_sync_twice_changes_nothing(installed):
         assert sync_triggers(conn) == triggers
 
 
-@pytest.mark.parametrize("rows", [
-    "none",
-    pytest.param("seed", marks=pytest.mark.xfail(
-        raises=VerifyTriggersError, strict=True,
-        reason="known bug: the reconcile DO block COMMITs, which a caller's open transaction "
-               "forbids (invalid transaction termination)")),
-])
+@pytest.mark.parametrize("rows", ["none", "seed"])
 def test_install_sync_in_the_callers_transaction_is_rolled_back_with_it(db, rows):
     if rows == "seed":
         with db.connect() as conn:

@@ -224,7 +224,10 @@ def index_file(name: str, before: str | None = None) -> Path:
 
 
 def _drop_index(runner: Runner, name: str) -> None:
-    statement = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(
+    # squawk: a concurrent drop blocks neither reads nor writes; no timeout can help it.
+    statement = sql.SQL(
+        "-- squawk-ignore require-statement-timeout, require-lock-timeout\n"
+        "DROP INDEX CONCURRENTLY IF EXISTS {}.{};").format(
         sql.Identifier(runner.schema), sql.Identifier(name))
     if runner.in_outer_transaction and not runner.offline:
         runner._run(_without_concurrently(statement.as_string(None)))
@@ -307,8 +310,10 @@ def install_head(runner: Runner, *, reconcile: bool = True) -> None:
         run_reconcile(runner, head)
 
 
-def run_reconcile(runner: Runner, rev: Revision) -> None:
-    path = resources.revision_path(rev.revision, "reconcile.sql")
+def run_reconcile(runner: Runner, rev: Revision | None = None, path: Path | None = None) -> None:
+    """The one-time repair of existing rows: batches that commit as they go, or, inside a
+    transaction the caller holds open, one call that repairs every row."""
+    path = path or resources.revision_path(rev.revision, "reconcile.sql")
     if runner.in_outer_transaction and not runner.offline:
         # no batch can commit inside the caller's transaction: one call does it all
         runner._run(sql.SQL("SELECT {}.verify_triggers_sync(NULL)").format(
@@ -341,7 +346,11 @@ def execute_autocommit(*names: str, drop_invalid_indexes: tuple[str, ...] = ()) 
             row = installed.get(("index", index))
             if row is not None and not row["valid"]:
                 _drop_index(runner, index)
-    runner.autocommit(*(resources.sql_path(name) for name in names))
+    for name in names:
+        if name.endswith("/reconcile.sql"):
+            run_reconcile(runner, path=resources.sql_path(name))
+        else:
+            runner.autocommit(resources.sql_path(name))
 
 
 def existing_product_index() -> str | None:
