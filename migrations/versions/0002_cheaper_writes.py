@@ -33,6 +33,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     execute_autocommit("revisions/0001/indexes/verify_triggers_sp_confirmed_idx.sql",
+                       "revisions/0001/indexes/verify_triggers_suppliers_name_idx.sql",
                        drop_invalid_indexes=("verify_triggers_sp_confirmed_idx",))
     execute_ddl("revisions/0002/uninstall.sql")
     execute_autocommit("revisions/0002/drop_indexes/verify_triggers_sp_match_idx.sql")

@@ -346,11 +346,12 @@ def execute_autocommit(*names: str, drop_invalid_indexes: tuple[str, ...] = ()) 
             row = installed.get(("index", index))
             if row is not None and not row["valid"]:
                 _drop_index(runner, index)
-    for name in names:
-        if name.endswith("/reconcile.sql"):
+    batches = [name for name in names if name.endswith("/reconcile.sql")]
+    if batches:
+        for name in batches:
             run_reconcile(runner, path=resources.sql_path(name))
-        else:
-            runner.autocommit(resources.sql_path(name))
+    else:
+        runner.autocommit(*(resources.sql_path(name) for name in names))
 
 
 def existing_product_index() -> str | None:
