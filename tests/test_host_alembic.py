@@ -155,10 +155,12 @@ def seed(conn, suppliers: int = 8, products: int = 30) -> None:
         "INSERT INTO app.suppliers (name) SELECT 'Supplier ' || lpad(i::text, 2, '0')"
         " FROM generate_series(1, %s) AS i", (suppliers,))
     conn.execute(
-        "INSERT INTO app.products (sku, name) SELECT 'SKU-' || lpad(i::text, 3, '0'), 'Product ' || i"
+        "INSERT INTO app.products (sku, name)"
+        " SELECT 'SKU-' || lpad(i::text, 3, '0'), 'Product ' || i"
         " FROM generate_series(1, %s) AS i", (products,))
     conn.execute("""
-        INSERT INTO app.supplier_products (supplier_id, local_product_id, manual_confirmed, import_source)
+        INSERT INTO app.supplier_products
+            (supplier_id, local_product_id, manual_confirmed, import_source)
         SELECT s.id, p.id, (p.id + s.id) %% 3 = 0, 'sheet'
         FROM app.products p
         JOIN app.suppliers s ON s.id IN (1 + p.id %% %s, 1 + (p.id + 1) %% %s)
@@ -222,7 +224,8 @@ class Writer(threading.Thread):
     def run(self) -> None:
         try:
             with self.db.connect() as conn:
-                ids = [r[0] for r in conn.execute("SELECT id FROM app.supplier_products ORDER BY id")]
+                ids = [r[0] for r in
+                       conn.execute("SELECT id FROM app.supplier_products ORDER BY id")]
                 while not self.stop.is_set():
                     conn.execute("UPDATE app.supplier_products SET manual_confirmed ="
                                  " NOT manual_confirmed, confirmed_at = now() WHERE id = %s",
@@ -349,6 +352,25 @@ def test_host_upgrade_installs_the_sync_while_the_application_writes(host_db, dr
         assert sheet(conn, sku, supplier_name)[0] is False
 
 
+def test_host_upgrade_brings_an_older_install_to_head(host_db):
+    """h2 written against this release, run where the sync was installed at 0002 (by the CLI,
+    or by an older release's upgrade_sync): the sync's revisions run on from there."""
+    host_db.host_upgrade("h1")
+    with host_db.connect() as conn:
+        seed(conn)
+        people = people_verifications(conn)
+    assert host_db.cli("upgrade", "0002").code == 0
+
+    host_db.host_upgrade("head")
+
+    assert host_db.cli("current").out.startswith("0003 (head)")
+    status = host_db.cli("status")
+    assert status.code == 0, status.out + status.err
+    with host_db.connect() as conn:
+        assert_rule(conn, people)
+    assert_confirm_verifies(host_db)
+
+
 # --- a host migration that alters a column the sync reads ------------------------------------
 
 def column_type(db: HostDatabase) -> str:
@@ -368,18 +390,17 @@ def sheet_triggers(db: HostDatabase) -> list[tuple]:
         """).fetchall()
 
 
-def assert_long_supplier_name_syncs(db: HostDatabase) -> None:
-    """A supplier name longer than 255 characters, possible only after the widening: its
-    confirmed match verifies its sheet row."""
+def assert_long_sheet_name_accepted(db: HostDatabase) -> None:
+    """A sheet row whose supplier name is longer than 255 characters, possible only after the
+    widening, goes through the sync's triggers (no supplier can have that name: it stays
+    unverified) and the rows still keep the rule."""
     name = "Long supplier " + "x" * 300
     with db.connect() as conn:
-        supplier_id = conn.execute("INSERT INTO app.suppliers (name) VALUES (%s) RETURNING id",
-                                   (name,)).fetchone()[0]
-        conn.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name) VALUES ('SKU-001', %s)",
-                     (name,))
-        conn.execute("INSERT INTO app.supplier_products (supplier_id, local_product_id, manual_confirmed)"
-                     " SELECT %s, id, true FROM app.products WHERE sku = 'SKU-001'", (supplier_id,))
-        assert sheet(conn, "SKU-001", name)[:2] == (True, SYNC)
+        conn.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name)"
+                     " VALUES ('SKU-001', %s)", (name,))
+        conn.execute("UPDATE app.product_supplier_sheets SET price_cny = 12"
+                     " WHERE supplier_name = %s", (name,))
+        assert sheet(conn, "SKU-001", name)[:2] == (False, None)
         assert drift(conn) == []
 
 
@@ -400,7 +421,7 @@ def test_widening_run_the_supported_way(host_db):
     with host_db.connect() as conn:
         assert_rule(conn, people)
     assert_confirm_verifies(host_db)
-    assert_long_supplier_name_syncs(host_db)
+    assert_long_sheet_name_accepted(host_db)
 
 
 def test_widening_on_revision_0002_needs_the_triggers_lifted(host_db):
@@ -440,7 +461,7 @@ def test_widening_on_revision_0002_needs_the_triggers_lifted(host_db):
     with host_db.connect() as conn:
         assert_rule(conn, people)
     assert_confirm_verifies(host_db)
-    assert_long_supplier_name_syncs(host_db)
+    assert_long_sheet_name_accepted(host_db)
 
 
 # --- `verify-triggers upgrade` repairs --------------------------------------------------------
@@ -534,7 +555,7 @@ def test_offline_host_upgrade_script_installs_a_working_sync(host_db, tmp_path):
     assert offline.returncode == 0, offline.stderr
     script = tmp_path / "host_upgrade.sql"
     script.write_text(offline.stdout)
-    assert "CREATE INDEX CONCURRENTLY" in offline.stdout or "verify_triggers_lock" in offline.stdout
+    assert "verify_triggers_lock" in offline.stdout and "app.alembic_version" in offline.stdout
 
     env["PGOPTIONS"] = SESSION_OPTIONS
     applied = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", host_db.url(),
@@ -551,4 +572,4 @@ def test_offline_host_upgrade_script_installs_a_working_sync(host_db, tmp_path):
         seed(conn)  # written through the installed triggers
         assert drift(conn) == []
     assert_confirm_verifies(host_db)
-    assert_long_supplier_name_syncs(host_db)
+    assert_long_sheet_name_accepted(host_db)

@@ -29,7 +29,8 @@ MIGRATION_LOCK = 123456789  # the application's own advisory lock key
 
 
 def database_url() -> str:
-    url = settings.choice(config, "url", "HOST_DATABASE_URL") or config.get_main_option("sqlalchemy.url")
+    url = (settings.choice(config, "url", "HOST_DATABASE_URL")
+           or config.get_main_option("sqlalchemy.url"))
     if not url:
         raise RuntimeError("no database URL: set HOST_DATABASE_URL")
     return url
@@ -65,7 +66,8 @@ def prepare(connection) -> None:
 
 def run_psycopg() -> None:
     engine = create_engine(settings.url_for(database_url(), "psycopg"), poolclass=NullPool,
-                           connect_args={"options": f"-c statement_timeout={settings.STATEMENT_TIMEOUT}"})
+                           connect_args={"options": "-c statement_timeout="
+                                                    + settings.STATEMENT_TIMEOUT})
     try:
         with engine.connect() as connection:
             prepare(connection)
