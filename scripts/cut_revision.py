@@ -116,7 +116,7 @@ def record_statement(revision: str, keys: list[dict]) -> str:
     query = fill(query, index_names=_array([k["index"] for k in keys]),
                  lookup_tables=_array([k["table"] for k in keys]),
                  lookup_columns=_array([k["column"] for k in keys]))
-    indented = "\n".join(("    " + line) if line.strip() else "" for line in query.splitlines())
+    indented = "\n".join(("        " + line) if line.strip() else "" for line in query.splitlines())
     # the query keeps its {schema_name} placeholder for the install to fill in
     return fill((HEAD / "record.sql").read_text(encoding="utf-8"),
                 revision=sql.Literal(revision).as_string(None),

@@ -34,7 +34,9 @@ from .constants import PREFIX, VERSION_TABLE
 from .migrate import repair, steps
 from .migrate.steps import Runner
 
-TABLES = ("suppliers", "products", "supplier_products", "product_supplier_sheets")
+# The four tables, in the order a confirm locks them (the match, then the names it reads, then
+# the sheet rows it writes), which is the order triggers_lifted takes them in.
+TABLES = ("supplier_products", "products", "suppliers", "product_supplier_sheets")
 
 
 # --- autogenerate ---------------------------------------------------------------------------
@@ -169,11 +171,14 @@ def triggers_lifted(tables: Iterable[str] = TABLES, schema: str | None = None, *
                 op.alter_column("product_supplier_sheets", "supplier_name",
                                 type_=sa.String(500), schema="app")
 
-    Revision 0003 and later pin no column, so widening a column needs no lifting; revisions
-    before it pin the columns their WHEN clauses name, and a column drop or type change fails
-    with "cannot alter type of a column used in a trigger definition" without it. The block
-    should hold DDL only: rows the block itself writes to these tables are not synced (run
-    ``verify-triggers sync`` after such a data migration).
+    The tables are locked first (ACCESS EXCLUSIVE, in the order a confirm takes them) and stay
+    locked until the host's transaction ends: writers wait, none goes unsynced, and a later
+    statement of the same transaction that alters another of the tables cannot deadlock with
+    them. Revision 0003 and later pin no column, so widening a column needs no lifting;
+    revisions before it pin the columns their WHEN clauses name, and a column drop or type
+    change fails with "cannot alter type of a column used in a trigger definition" without it.
+    The block should hold DDL only: rows the block itself writes to these tables are not
+    synced (run ``verify-triggers sync`` after such a data migration).
     """
     runner = _runner(schema, lock_timeout, lock_retries)
     tables = tuple(tables)
@@ -186,8 +191,14 @@ def triggers_lifted(tables: Iterable[str] = TABLES, schema: str | None = None, *
         runner.ddl(resources.revision_path(head.revision, "triggers.sql"))
         return
     saved = runner.fetch(resources.query("triggers_on.sql", runner.schema, tables=list(tables)))
-    if saved:
-        runner.ddl_text(_drop_triggers(runner.schema, [(t["name"], t["table_name"]) for t in saved]))
+    # Lock the tables first, all at once and in a confirm's order: the host's transaction then
+    # holds them until it commits, and a later statement of it that alters another of them
+    # cannot deadlock with a writer that locked that one first.
+    lock = sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE;").format(sql.SQL(", ").join(
+        sql.SQL("{}.{}").format(sql.Identifier(runner.schema), sql.Identifier(table))
+        for table in sorted(tables, key=_lock_order)))
+    runner.ddl_text(lock.as_string(None) + "\n" + _drop_triggers(
+        runner.schema, [(t["name"], t["table_name"]) for t in saved]))
     yield
     if saved:
         restore = [f"{t['definition']};" for t in saved]
@@ -197,6 +208,10 @@ def triggers_lifted(tables: Iterable[str] = TABLES, schema: str | None = None, *
         rev = revisions.get(cat.applied) if cat.applied else None
         if rev is not None and rev.cut:
             runner.execute(resources.revision_path(rev.revision, "record.sql"))
+
+
+def _lock_order(table: str) -> int:
+    return TABLES.index(table) if table in TABLES else len(TABLES)
 
 
 def _drop_triggers(schema: str, triggers: list[tuple[str, str]]) -> str:

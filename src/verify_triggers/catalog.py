@@ -38,7 +38,25 @@ class Catalog:
 
 def read(fetch: Fetch, schema: str) -> Catalog:
     """The catalog of ``schema``: what the sync needs and lacks, the applied revision, the
-    record the install kept, and every object of the sync with its fingerprint."""
+    record the install kept, and every object of the sync with its fingerprint.
+
+    Fingerprints hash the server's renderings, which name objects relative to the
+    search_path: they are read with pg_catalog alone on it, as the install records them, and
+    the caller's path is put back after (this may run inside a host's migration)."""
+    saved = fetch(_SEARCH_PATH_PINNED)[0]["saved"]
+    try:
+        return _read(fetch, schema)
+    finally:
+        fetch(sql.SQL("SELECT pg_catalog.set_config('search_path', {}, true)").format(
+            sql.Literal(saved)))
+
+
+_SEARCH_PATH_PINNED = sql.SQL(
+    "SELECT pg_catalog.current_setting('search_path') AS saved,"
+    " pg_catalog.set_config('search_path', 'pg_catalog', true)")
+
+
+def _read(fetch: Fetch, schema: str) -> Catalog:
     missing = [row["missing"] for row in fetch(resources.query("required.sql", schema))]
     if missing == ["schema"]:
         return Catalog(schema=schema, schema_exists=False)

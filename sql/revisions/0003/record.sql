@@ -4,158 +4,172 @@
 -- with its fingerprint, each key with the index that serves it (the sync's own indexes only
 -- where one of them serves). The rows come from sql/queries/installed_objects.sql, filled in
 -- with this revision's keys when the revision is cut. The last statement of every install.
-DELETE FROM {schema}.verify_triggers_objects;
+--
+-- A fingerprint hashes the server's rendering of a definition, and the server names objects
+-- relative to the search_path: they are taken with pg_catalog alone on it, as status reads
+-- them, whatever path the migration runs with (a host's env may set its own).
+DO $record$
+DECLARE
+    caller_search_path text := pg_catalog.current_setting('search_path');
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog', true);
 
-WITH installed AS (
-    WITH ns AS (
-        SELECT n.oid
-        FROM pg_catalog.pg_namespace AS n
-        WHERE n.nspname = {schema_name}
-    ),
+    DELETE FROM {schema}.verify_triggers_objects;
 
-    lookups AS (
+    WITH installed AS (
+        WITH ns AS (
+            SELECT n.oid
+            FROM pg_catalog.pg_namespace AS n
+            WHERE n.nspname = {schema_name}
+        ),
+
+        lookups AS (
+            SELECT
+                l.index_name,
+                l.table_name,
+                l.column_name
+            FROM
+                unnest(
+                    ARRAY['verify_triggers_sp_match_idx', 'verify_triggers_sp_supplier_idx', 'verify_triggers_suppliers_name_idx', 'verify_triggers_products_sku_idx', 'verify_triggers_sheets_sku_idx']::text[],
+                    ARRAY['supplier_products', 'supplier_products', 'suppliers', 'products', 'product_supplier_sheets']::text[],
+                    ARRAY['local_product_id', 'supplier_id', 'name', 'sku', 'sku']::text[]
+                ) AS l (index_name, table_name, column_name)
+        ),
+
+        serving AS (
+            SELECT
+                l.index_name AS lookup,
+                ic.relname AS index_name,
+                (ic.relname = l.index_name) AS own
+            FROM lookups AS l
+            INNER JOIN pg_catalog.pg_class AS tc
+                ON
+                    l.table_name = tc.relname
+                    AND tc.relnamespace = (SELECT ns.oid FROM ns)
+            INNER JOIN pg_catalog.pg_attribute AS a
+                ON
+                    tc.oid = a.attrelid
+                    AND l.column_name = a.attname
+            INNER JOIN pg_catalog.pg_index AS i
+                ON
+                    tc.oid = i.indrelid
+                    AND a.attnum = i.indkey[0]
+            INNER JOIN pg_catalog.pg_class AS ic ON i.indexrelid = ic.oid
+            INNER JOIN pg_catalog.pg_am AS am ON ic.relam = am.oid
+            WHERE
+                am.amname = 'btree'
+                AND i.indisvalid
+                AND i.indpred IS NULL
+                AND i.indcollation[0] = a.attcollation
+        )
+
         SELECT
-            l.index_name,
-            l.table_name,
-            l.column_name
-        FROM
-            unnest(
-                ARRAY['verify_triggers_sp_match_idx', 'verify_triggers_sp_supplier_idx', 'verify_triggers_suppliers_name_idx', 'verify_triggers_products_sku_idx', 'verify_triggers_sheets_sku_idx']::text[],
-                ARRAY['supplier_products', 'supplier_products', 'suppliers', 'products', 'product_supplier_sheets']::text[],
-                ARRAY['local_product_id', 'supplier_id', 'name', 'sku', 'sku']::text[]
-            ) AS l (index_name, table_name, column_name)
-    ),
-
-    serving AS (
-        SELECT
-            l.index_name AS lookup,
-            ic.relname AS index_name,
-            (ic.relname = l.index_name) AS own
-        FROM lookups AS l
-        INNER JOIN pg_catalog.pg_class AS tc
-            ON
-                l.table_name = tc.relname
-                AND tc.relnamespace = (SELECT ns.oid FROM ns)
-        INNER JOIN pg_catalog.pg_attribute AS a
-            ON
-                tc.oid = a.attrelid
-                AND l.column_name = a.attname
-        INNER JOIN pg_catalog.pg_index AS i
-            ON
-                tc.oid = i.indrelid
-                AND a.attnum = i.indkey[0]
-        INNER JOIN pg_catalog.pg_class AS ic ON i.indexrelid = ic.oid
-        INNER JOIN pg_catalog.pg_am AS am ON ic.relam = am.oid
+            'function' AS kind,
+            p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS name,
+            NULL::text AS table_name,
+            pg_catalog.md5(pg_catalog.pg_get_functiondef(p.oid)) AS fingerprint,
+            NULL::text AS enabled,
+            NULL::boolean AS valid,
+            NULL::text AS served_by
+        FROM pg_catalog.pg_proc AS p
         WHERE
-            am.amname = 'btree'
-            AND i.indisvalid
-            AND i.indpred IS NULL
-            AND i.indcollation[0] = a.attcollation
+            p.pronamespace = (SELECT ns.oid FROM ns)
+            AND pg_catalog.starts_with(p.proname::text, 'verify_triggers_')
+
+        UNION ALL
+
+        SELECT
+            'trigger' AS kind,
+            t.tgname::text AS name,
+            c.relname::text AS table_name,
+            pg_catalog.md5(pg_catalog.pg_get_triggerdef(t.oid)) AS fingerprint,
+            t.tgenabled::text AS enabled,
+            NULL::boolean AS valid,
+            NULL::text AS served_by
+        FROM pg_catalog.pg_trigger AS t
+        INNER JOIN pg_catalog.pg_class AS c ON t.tgrelid = c.oid
+        WHERE
+            c.relnamespace = (SELECT ns.oid FROM ns)
+            AND NOT t.tgisinternal
+            AND pg_catalog.starts_with(t.tgname::text, 'verify_triggers_')
+
+        UNION ALL
+
+        SELECT
+            CASE WHEN c.relkind IN ('i', 'I') THEN 'index' ELSE 'table' END AS kind,
+            c.relname::text AS name,
+            CASE WHEN c.relkind IN ('i', 'I') THEN tc.relname::text END AS table_name,
+            pg_catalog.md5(
+                CASE
+                    WHEN c.relkind IN ('i', 'I') THEN pg_catalog.pg_get_indexdef(c.oid)
+                    ELSE
+                        (
+                            SELECT
+                                pg_catalog.string_agg(
+                                    a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                                    || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,
+                                    ', ' ORDER BY a.attnum
+                                )
+                            FROM pg_catalog.pg_attribute AS a
+                            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                        )
+                        || coalesce(' with ' || pg_catalog.array_to_string(c.reloptions, ', '), '')
+                END
+            ) AS fingerprint,
+            NULL::text AS enabled,
+            i.indisvalid AS valid,
+            NULL::text AS served_by
+        FROM pg_catalog.pg_class AS c
+        LEFT JOIN pg_catalog.pg_index AS i ON c.oid = i.indexrelid
+        LEFT JOIN pg_catalog.pg_class AS tc ON i.indrelid = tc.oid
+        WHERE
+            c.relnamespace = (SELECT ns.oid FROM ns)
+            AND c.relkind IN ('r', 'p', 'i', 'I')
+            AND pg_catalog.starts_with(c.relname::text, 'verify_triggers_')
+            AND c.relname NOT IN ('verify_triggers_version', 'verify_triggers_version_pkc')
+            -- not the keys of the sync's own tables: they come with their tables
+            AND NOT coalesce(pg_catalog.starts_with(tc.relname::text, 'verify_triggers_'), FALSE)
+
+        UNION ALL
+
+        SELECT
+            'lookup' AS kind,
+            l.index_name AS name,
+            l.table_name,
+            NULL::text AS fingerprint,
+            NULL::text AS enabled,
+            NULL::boolean AS valid,
+            (
+                SELECT s.index_name
+                FROM serving AS s
+                WHERE s.lookup = l.index_name
+                ORDER BY s.own, s.index_name
+                LIMIT 1
+            ) AS served_by
+        FROM lookups AS l
+
+        ORDER BY kind, name
     )
 
+    INSERT INTO {schema}.verify_triggers_objects (
+        kind, name, table_name, revision, fingerprint, served_by
+    )
     SELECT
-        'function' AS kind,
-        p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS name,
-        NULL::text AS table_name,
-        pg_catalog.md5(pg_catalog.pg_get_functiondef(p.oid)) AS fingerprint,
-        NULL::text AS enabled,
-        NULL::boolean AS valid,
-        NULL::text AS served_by
-    FROM pg_catalog.pg_proc AS p
+        o.kind,
+        o.name,
+        o.table_name,
+        '0003',
+        o.fingerprint,
+        o.served_by
+    FROM installed AS o
     WHERE
-        p.pronamespace = (SELECT ns.oid FROM ns)
-        AND pg_catalog.starts_with(p.proname::text, 'verify_triggers_')
+        o.kind <> 'index'
+        OR o.name IN (
+            SELECT l.served_by
+            FROM installed AS l
+            WHERE l.kind = 'lookup'
+        );
 
-    UNION ALL
-
-    SELECT
-        'trigger' AS kind,
-        t.tgname::text AS name,
-        c.relname::text AS table_name,
-        pg_catalog.md5(pg_catalog.pg_get_triggerdef(t.oid)) AS fingerprint,
-        t.tgenabled::text AS enabled,
-        NULL::boolean AS valid,
-        NULL::text AS served_by
-    FROM pg_catalog.pg_trigger AS t
-    INNER JOIN pg_catalog.pg_class AS c ON t.tgrelid = c.oid
-    WHERE
-        c.relnamespace = (SELECT ns.oid FROM ns)
-        AND NOT t.tgisinternal
-        AND pg_catalog.starts_with(t.tgname::text, 'verify_triggers_')
-
-    UNION ALL
-
-    SELECT
-        CASE WHEN c.relkind IN ('i', 'I') THEN 'index' ELSE 'table' END AS kind,
-        c.relname::text AS name,
-        CASE WHEN c.relkind IN ('i', 'I') THEN tc.relname::text END AS table_name,
-        pg_catalog.md5(
-            CASE
-                WHEN c.relkind IN ('i', 'I') THEN pg_catalog.pg_get_indexdef(c.oid)
-                ELSE
-                    (
-                        SELECT
-                            pg_catalog.string_agg(
-                                a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
-                                || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,
-                                ', ' ORDER BY a.attnum
-                            )
-                        FROM pg_catalog.pg_attribute AS a
-                        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                    )
-                    || coalesce(' with ' || pg_catalog.array_to_string(c.reloptions, ', '), '')
-            END
-        ) AS fingerprint,
-        NULL::text AS enabled,
-        i.indisvalid AS valid,
-        NULL::text AS served_by
-    FROM pg_catalog.pg_class AS c
-    LEFT JOIN pg_catalog.pg_index AS i ON c.oid = i.indexrelid
-    LEFT JOIN pg_catalog.pg_class AS tc ON i.indrelid = tc.oid
-    WHERE
-        c.relnamespace = (SELECT ns.oid FROM ns)
-        AND c.relkind IN ('r', 'p', 'i', 'I')
-        AND pg_catalog.starts_with(c.relname::text, 'verify_triggers_')
-        AND c.relname NOT IN ('verify_triggers_version', 'verify_triggers_version_pkc')
-        -- not the keys of the sync's own tables: they come with their tables
-        AND NOT coalesce(pg_catalog.starts_with(tc.relname::text, 'verify_triggers_'), FALSE)
-
-    UNION ALL
-
-    SELECT
-        'lookup' AS kind,
-        l.index_name AS name,
-        l.table_name,
-        NULL::text AS fingerprint,
-        NULL::text AS enabled,
-        NULL::boolean AS valid,
-        (
-            SELECT s.index_name
-            FROM serving AS s
-            WHERE s.lookup = l.index_name
-            ORDER BY s.own, s.index_name
-            LIMIT 1
-        ) AS served_by
-    FROM lookups AS l
-
-    ORDER BY kind, name
-)
-
-INSERT INTO {schema}.verify_triggers_objects (
-    kind, name, table_name, revision, fingerprint, served_by
-)
-SELECT
-    o.kind,
-    o.name,
-    o.table_name,
-    '0003',
-    o.fingerprint,
-    o.served_by
-FROM installed AS o
-WHERE
-    o.kind <> 'index'
-    OR o.name IN (
-        SELECT l.served_by
-        FROM installed AS l
-        WHERE l.kind = 'lookup'
-    );
+    PERFORM pg_catalog.set_config('search_path', caller_search_path, true);
+END
+$record$;

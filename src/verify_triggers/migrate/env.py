@@ -93,13 +93,15 @@ def _run_online(context, config, target: targets.Target, options: dict) -> None:
     elif handed is not None and _is_connection(handed):
         _migrate(context, handed, target, options, owned=bool(config.attributes.get(OWNED)))
     else:
+        # An Engine, or a wrapper whose connect() hands back a connection already in use
+        # (pytest-alembic's): a connection inside the caller's transaction is not ours.
         engine = handed if handed is not None else _engine(target)
         try:
-            connection = engine.connect()
+            opened = engine.connect()
         except DBAPIError as exc:
             raise VerifyTriggersError(connection_error_line(exc.orig, target.display)) from None
-        with connection:
-            _migrate(context, connection, target, options, owned=True)
+        with opened as connection:
+            _migrate(context, connection, target, options, owned=not connection.in_transaction())
         if handed is None:
             engine.dispose()
 
@@ -143,8 +145,9 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
         if outside:
             connection.rollback()  # the reads above began a transaction; Alembic begins its own
         context.configure(connection=connection, **options)
-        destination = context.get_revision_argument()
-        if adopting:
+        # `current`, `history` and the like run the env with no destination
+        destination = context.get_revision_argument() if _has_destination(context) else NONE
+        if adopting and repair.is_head(destination):
             # The sync's objects are there, its version table is not (a host migration dropped
             # it): take the install over at head instead of replaying 0001 over it.
             with context.begin_transaction():
@@ -169,6 +172,17 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
             connection.execute(text("SELECT pg_catalog.pg_advisory_unlock(:key)"),
                                {"key": MIGRATION_LOCK_KEY})
             connection.commit()
+
+
+NONE = object()  # no destination: the command migrates nothing
+
+
+def _has_destination(context) -> bool:
+    try:
+        context.get_revision_argument()
+    except KeyError:  # Alembic keeps the destination in a dict that `current` leaves out
+        return False
+    return True
 
 
 def _wait_for_migration_lock(connection) -> None:

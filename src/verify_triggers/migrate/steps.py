@@ -33,6 +33,9 @@ from ..revisions import Revision
 from ..target import Target
 
 LOCK_NOT_AVAILABLE = "55P03"
+# A deadlock between the DDL and a writer: the server aborts one of them; if it is the DDL,
+# its savepoint goes and the step is tried again, as after a lock timeout.
+DEADLOCK = "40P01"
 # Creating or dropping functions and triggers is instant once the locks are granted.
 DDL_STATEMENT_TIMEOUT = "60s"
 # The key under which the Alembic configuration carries the Target to the steps.
@@ -122,7 +125,7 @@ class Runner:
                     self._run(text)
                 return
             except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                if getattr(exc.orig, "sqlstate", None) not in (LOCK_NOT_AVAILABLE, DEADLOCK):
                     raise
                 if attempt == retries:
                     raise VerifyTriggersError(
