@@ -21,17 +21,26 @@ ALTER TABLE {schema}.verify_triggers_lock SET (fillfactor = 100);
 COMMENT ON TABLE {schema}.verify_triggers_lock IS
 'verify-triggers: serialises the is_verified sync per pair bucket; row -1 is the rename epoch.';
 
-INSERT INTO {schema}.verify_triggers_lock (bucket)
-SELECT b.bucket FROM pg_catalog.generate_series(-1, 1023) AS b (bucket)
-ON CONFLICT (bucket) DO NOTHING;
-
+-- Only the rows that are not there yet: inserting over a bucket row that a writer holds would
+-- wait for the writer, while the install holds the tables' trigger locks.
 INSERT INTO {schema}.verify_triggers_lock (bucket, generation)
-VALUES (
-    -2,
-    -- 63 random bits from the server's strong random source
-    (
-        'x' || pg_catalog.substr(pg_catalog.md5(pg_catalog.gen_random_uuid()::text), 1, 16)
-    )::bit(64)::bigint
+SELECT
+    b.bucket,
+    CASE
+        WHEN b.bucket = -2
+            -- 63 random bits from the server's strong random source
+            THEN (
+                'x' || pg_catalog.substr(
+                    pg_catalog.md5(pg_catalog.gen_random_uuid()::text), 1, 16
+                )
+            )::bit(64)::bigint
+        ELSE 0
+    END AS generation
+FROM pg_catalog.generate_series(-2, 1023) AS b (bucket)
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM {schema}.verify_triggers_lock AS l
+    WHERE l.bucket = b.bucket
 )
 ON CONFLICT (bucket) DO NOTHING;
 
