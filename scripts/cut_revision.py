@@ -408,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name the revision to cut, or pass --check")
     previous = args.previous or latest()[0]
     write(args.revision, cut(args.revision, previous))
+    ignore = ROOT / "sql" / ".sqlfluffignore"  # generated from linted sources: not linted again
+    line = f"/revisions/{args.revision}/"
+    if line not in ignore.read_text(encoding="utf-8").splitlines():
+        with ignore.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
     print(f"wrote sql/revisions/{args.revision}/ (previous: {previous})")
     return 0
 
