@@ -1,7 +1,10 @@
 -- verify-triggers CLI `check`: the rule's verdict on every sheet row in scope, in one
--- statement. The sheets are hash-joined with the confirmed pairs twice, once counted as
--- they stream by and once keeping only drifted rows; confirmed pairs without a sheet row
--- are an anti-join; only the listed (at most {limit}) rows look up match ids.
+-- statement. When nothing is wrong (no drift, no confirmed pair without its sheet row, no
+-- dangling match) it reads supplier_products (with products and suppliers) once and the
+-- sheets once: the confirmed pairs come from one join of the confirmed matches, and one
+-- FULL JOIN of the sheet rows in scope with those pairs yields every count. Each listing
+-- (drifted rows, unmatched pairs and their near misses, dangling matches, match ids) sits
+-- behind a one-time filter on its count, and runs only when that count is not zero.
 --
 -- Bound values: {skus} (text[]; NULL checks every row) and {limit} (bigint; NULL lists
 -- every row). One row per result, as (kind, detail jsonb):
@@ -16,66 +19,83 @@
 --
 -- A pair is confirmed when a supplier_products row with manual_confirmed joins to it
 -- through products.sku and suppliers.name. Verdicts: NEEDS SYNC, a confirmed pair's row
--- not verified; STALE, a row stamped 'verify-triggers' whose pair is not confirmed;
--- MANUAL, verified by a person with no confirmed match (not drift); SYNCED, the rest.
+-- not verified; STALE, a row stamped {stamp} whose pair is not confirmed; MANUAL,
+-- verified by a person with no confirmed match (not drift); SYNCED, the rest.
 -- The SKU filter reads `{skus} IS NULL OR ...`: with the value bound at planning time
 -- it folds away, or becomes an index condition.
 
-WITH confirmed AS MATERIALIZED (
-    SELECT
+-- The pairs the confirmed matches in scope confirm, from one read of supplier_products with
+-- products and suppliers. A match whose product or supplier is missing gives a pair with a
+-- NULL, which no sheet row equals: the counts see it as dangling. Not materialised, so the
+-- planner keeps the columns' statistics and hashes the pairs, not the sheets (a CTE scan
+-- has none: 1M sheet rows went to a 16-batch hash); a listing that runs joins it again.
+WITH confirmed AS NOT MATERIALIZED (
+    SELECT DISTINCT
         pr.sku,
         su.name AS supplier_name
     FROM {schema}.supplier_products AS sp
-    INNER JOIN {schema}.products AS pr ON sp.local_product_id = pr.id
-    INNER JOIN {schema}.suppliers AS su ON sp.supplier_id = su.id
+    LEFT JOIN {schema}.products AS pr ON sp.local_product_id = pr.id
+    LEFT JOIN {schema}.suppliers AS su ON sp.supplier_id = su.id
     WHERE
         sp.manual_confirmed
         AND (CAST({skus} AS text[]) IS NULL OR pr.sku = ANY(CAST({skus} AS text[])))
-    GROUP BY pr.sku, su.name
 ),
 
--- The verdict counts: one pass over the sheet rows in scope, aggregated as it goes (3M
--- rows were once materialised here and read three times: 2.5 s of 3.4 s at N = 1M).
-summary AS (
+-- Every count in one pass over the sheet rows in scope: a sheet row whose pair is not
+-- confirmed has c NULL; a confirmed pair without a sheet row, or a pair with a NULL (from
+-- dangling matches), has sh NULL. `dangling` counts those pairs, not the matches: it only
+-- gates the listing, which counts the matches.
+counts AS MATERIALIZED (
     SELECT
-        counted.checked,
-        counted.needs_sync,
-        counted.stale,
-        counted.manual,
-        counted.checked - counted.needs_sync - counted.stale - counted.manual AS synced
+        pg_catalog.count(sh.id) AS checked,
+        pg_catalog.count(*) FILTER (
+            WHERE sh.id IS NOT NULL AND c.sku IS NOT NULL AND sh.is_verified IS NOT TRUE
+        ) AS needs_sync,
+        pg_catalog.count(*) FILTER (
+            WHERE c.sku IS NULL AND sh.verified_by = {stamp}
+        ) AS stale,
+        pg_catalog.count(*) FILTER (
+            WHERE
+            c.sku IS NULL
+            AND sh.is_verified
+            AND sh.verified_by IS DISTINCT FROM {stamp}
+        ) AS manual,
+        pg_catalog.count(*) FILTER (
+            WHERE sh.id IS NULL AND c.sku IS NOT NULL AND c.supplier_name IS NOT NULL
+        ) AS unmatched,
+        pg_catalog.count(*) FILTER (
+            WHERE sh.id IS NULL AND (c.sku IS NULL OR c.supplier_name IS NULL)
+        ) AS dangling
     FROM (
         SELECT
-            pg_catalog.count(*) AS checked,
-            pg_catalog.count(*) FILTER (
-                WHERE v.is_confirmed AND v.is_verified IS NOT TRUE
-            ) AS needs_sync,
-            pg_catalog.count(*) FILTER (
-                WHERE NOT v.is_confirmed AND v.verified_by = 'verify-triggers'
-            ) AS stale,
-            pg_catalog.count(*) FILTER (
-                WHERE
-                NOT v.is_confirmed
-                AND v.is_verified
-                AND v.verified_by IS DISTINCT FROM 'verify-triggers'
-            ) AS manual
-        FROM (
-            SELECT
-                sh.is_verified,
-                sh.verified_by,
-                (c.sku IS NOT NULL) AS is_confirmed
-            FROM {schema}.product_supplier_sheets AS sh
-            LEFT JOIN confirmed AS c
-                ON
-                    sh.sku = c.sku
-                    AND sh.supplier_name = c.supplier_name
-            WHERE
-                CAST({skus} AS text[]) IS NULL
-                OR sh.sku = ANY(CAST({skus} AS text[]))
-        ) AS v
-    ) AS counted
+            s.id,
+            s.sku,
+            s.supplier_name,
+            s.is_verified,
+            s.verified_by
+        FROM {schema}.product_supplier_sheets AS s
+        WHERE
+            CAST({skus} AS text[]) IS NULL
+            OR s.sku = ANY(CAST({skus} AS text[]))
+    ) AS sh
+    FULL JOIN confirmed AS c
+        ON
+            sh.sku = c.sku
+            AND sh.supplier_name = c.supplier_name
 ),
 
--- The drifted rows only, in a second pass (a top-N sort keeps {limit} of them).
+summary AS (
+    SELECT
+        ct.checked,
+        ct.needs_sync,
+        ct.stale,
+        ct.manual,
+        ct.checked - ct.needs_sync - ct.stale - ct.manual AS synced
+    FROM counts AS ct
+),
+
+-- The drifted rows, in a second pass over the sheets only when there are some: all of
+-- them are counted for `total`, and a top-N sort keeps {limit} of them.
 drift AS (
     SELECT
         sh.sku,
@@ -96,28 +116,31 @@ drift AS (
         )
         AND (
             (c.sku IS NOT NULL AND sh.is_verified IS NOT TRUE)
-            OR (c.sku IS NULL AND sh.verified_by = 'verify-triggers')
+            OR (c.sku IS NULL AND sh.verified_by = {stamp})
         )
-        -- none drifted (the usual case): the summary says so, and this pass never runs
-        AND (SELECT sm.needs_sync + sm.stale FROM summary AS sm) > 0
+        AND (SELECT ct.needs_sync + ct.stale FROM counts AS ct) > 0
     ORDER BY sh.sku, sh.supplier_name, sh.id
     LIMIT {limit}
 ),
 
--- confirmed pairs that no sheet row carries under exactly that sku and supplier name
+-- confirmed pairs that no sheet row carries under exactly that sku and supplier name, only
+-- when the counts found some
 unmatched AS (
     SELECT
         c.sku,
-        c.supplier_name,
-        pg_catalog.count(*) OVER () AS total
+        c.supplier_name
     FROM confirmed AS c
-    WHERE NOT EXISTS (
-        SELECT 1
-        FROM {schema}.product_supplier_sheets AS sh
-        WHERE
-            sh.sku = c.sku
-            AND sh.supplier_name = c.supplier_name
-    )
+    WHERE
+        c.sku IS NOT NULL
+        AND c.supplier_name IS NOT NULL
+        AND NOT EXISTS (
+            SELECT 1
+            FROM {schema}.product_supplier_sheets AS sh
+            WHERE
+                sh.sku = c.sku
+                AND sh.supplier_name = c.supplier_name
+        )
+        AND (SELECT ct.unmatched FROM counts AS ct) > 0
     ORDER BY c.sku, c.supplier_name
     LIMIT {limit}
 ),
@@ -137,10 +160,12 @@ near AS (
             = pg_catalog.lower(pg_catalog.replace(sh.sku, ' ', ''))
             AND pg_catalog.lower(pg_catalog.replace(u.supplier_name, ' ', ''))
             = pg_catalog.lower(pg_catalog.replace(sh.supplier_name, ' ', ''))
+    WHERE (SELECT ct.unmatched FROM counts AS ct) > 0
     ORDER BY u.sku, u.supplier_name, sh.id
 ),
 
--- confirmed matches that cannot confirm any pair (only reported without a SKU filter)
+-- confirmed matches that cannot confirm any pair (only reported without a SKU filter), read
+-- again only when the counts found some
 dangling AS (
     SELECT
         sp.id::bigint AS match_id,
@@ -156,6 +181,7 @@ dangling AS (
         sp.manual_confirmed
         AND (pr.id IS NULL OR su.id IS NULL)
         AND CAST({skus} AS text[]) IS NULL
+        AND (SELECT ct.dangling FROM counts AS ct) > 0
     ORDER BY sp.id
     LIMIT {limit}
 ),
@@ -226,9 +252,10 @@ SELECT
         'match_ids', m.ids,
         'sheet_sku', n.sheet_sku,
         'sheet_supplier_name', n.sheet_supplier_name,
-        'total', u.total
+        'total', ct.unmatched
     ) AS detail
 FROM unmatched AS u
+CROSS JOIN counts AS ct
 LEFT JOIN near AS n
     ON
         u.sku = n.sku

@@ -1,10 +1,13 @@
 -- verify-triggers CLI `sync`: the SKUs with at least one drifted sheet row (a confirmed
--- pair's row not verified, or a row stamped 'verify-triggers' whose pair is not
--- confirmed), in order, so the repair can go in small committed batches. Set-based:
--- one hash join of the sheets with the confirmed pairs. Bound value: {skus} (text[];
--- NULL for every SKU).
-WITH confirmed AS MATERIALIZED (
-    SELECT
+-- pair's row not verified, or a row stamped {stamp} whose pair is not confirmed), in
+-- order, so the repair can go in small committed batches. One pass over each table: the
+-- sheet rows in scope hash-joined with the confirmed pairs, the pairs from one read of
+-- supplier_products with products and suppliers. The pairs are a subquery, not a
+-- materialised CTE, so the planner keeps their columns' statistics and hashes the pairs
+-- rather than the sheets (as in check.sql). Bound value: {skus} (text[]; NULL for every
+-- SKU).
+WITH confirmed AS NOT MATERIALIZED (
+    SELECT DISTINCT
         pr.sku,
         su.name AS supplier_name
     FROM {schema}.supplier_products AS sp
@@ -13,7 +16,6 @@ WITH confirmed AS MATERIALIZED (
     WHERE
         sp.manual_confirmed
         AND (CAST({skus} AS text[]) IS NULL OR pr.sku = ANY(CAST({skus} AS text[])))
-    GROUP BY pr.sku, su.name
 )
 
 SELECT DISTINCT sh.sku
@@ -26,6 +28,6 @@ WHERE
     (CAST({skus} AS text[]) IS NULL OR sh.sku = ANY(CAST({skus} AS text[])))
     AND (
         (c.sku IS NOT NULL AND sh.is_verified IS NOT TRUE)
-        OR (c.sku IS NULL AND sh.verified_by = 'verify-triggers')
+        OR (c.sku IS NULL AND sh.verified_by = {stamp})
     )
 ORDER BY sh.sku;
