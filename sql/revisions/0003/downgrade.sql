@@ -960,8 +960,9 @@ EXECUTE FUNCTION {schema}.verify_triggers_never_called();
 
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_name_differs(anyelement, anyelement);
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_sku_differs(anyelement, anyelement);
-DROP FUNCTION IF EXISTS {schema}.verify_triggers_sheet_marks(anyelement, anyelement);
-DROP FUNCTION IF EXISTS {schema}.verify_triggers_sp_marks(anyelement, anyelement);
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_sheet_differs(anyelement, anyelement);
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_sp_differs(anyelement, anyelement);
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_mark();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_deleted();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_renamed();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_sp_rows();

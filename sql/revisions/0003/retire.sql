@@ -2,6 +2,7 @@
 -- squawk-ignore-file ban-drop-function, ban-drop-table
 -- squawk: dropping the sync's own functions and tables is what a revision change does; no
 -- client calls them, and the lock and record tables hold no data of the application's.
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_never_called();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_product_delete();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_product_renamed();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_sp_delete();

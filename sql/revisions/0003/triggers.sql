@@ -32,8 +32,8 @@ FOR EACH STATEMENT EXECUTE FUNCTION {schema}.verify_triggers_truncate();
 CREATE OR REPLACE TRIGGER verify_triggers_sp_changed
 AFTER UPDATE ON {schema}.supplier_products
 FOR EACH ROW
-WHEN ({schema}.verify_triggers_sp_marks(old, new))
-EXECUTE FUNCTION {schema}.verify_triggers_never_called();
+WHEN ({schema}.verify_triggers_sp_differs(old, new))
+EXECUTE FUNCTION {schema}.verify_triggers_mark('verify_triggers.sp_changed');
 
 -- object: trigger verify_triggers_sheet_insert on product_supplier_sheets
 CREATE OR REPLACE TRIGGER verify_triggers_sheet_insert
@@ -51,8 +51,8 @@ FOR EACH STATEMENT EXECUTE FUNCTION {schema}.verify_triggers_sheet_update();
 CREATE OR REPLACE TRIGGER verify_triggers_sheet_changed
 AFTER UPDATE ON {schema}.product_supplier_sheets
 FOR EACH ROW
-WHEN ({schema}.verify_triggers_sheet_marks(old, new))
-EXECUTE FUNCTION {schema}.verify_triggers_never_called();
+WHEN ({schema}.verify_triggers_sheet_differs(old, new))
+EXECUTE FUNCTION {schema}.verify_triggers_mark('verify_triggers.sheet_changed');
 
 -- object: trigger verify_triggers_product_renamed on products
 CREATE OR REPLACE TRIGGER verify_triggers_product_renamed

@@ -576,10 +576,11 @@ $fn$;
 
 -- object: function verify_triggers_sp_update()
 -- supplier_products, UPDATE: a pair changes where a confirmed (product, supplier) appears or
--- disappears. Returns at once unless a row of the transaction changed a column the rule reads
--- (the mark set by verify_triggers_sp_changed). One row written: its two versions compared,
--- nothing read unless its pair changed. Several: the epoch, then the matches seen confirmed in
--- only one of their versions, with their names, in one statement planned for these rows.
+-- disappears. A top-level statement returns at once unless a row of the transaction changed a
+-- column the rule reads (the mark set by the verify_triggers_sp_changed row trigger). One row
+-- written: its two versions compared, nothing read unless its pair changed. Several: the
+-- epoch, then the matches seen confirmed in only one of their versions, with their names, in
+-- one statement planned for these rows.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sp_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -602,7 +603,12 @@ DECLARE
     skus text [];
     supplier_names text [];
 BEGIN
-    IF pg_catalog.current_setting('verify_triggers.sp_changed', true) IS DISTINCT FROM 'on' THEN
+    -- A statement run from a trigger (depth above 1: a cascade, a host's trigger) marks no
+    -- row, so only a top-level statement may trust an absent mark.
+    IF
+        pg_catalog.pg_trigger_depth() = 1
+        AND pg_catalog.current_setting('verify_triggers.sp_changed', true) IS DISTINCT FROM 'on'
+    THEN
         RETURN NULL;
     END IF;
 
@@ -727,9 +733,10 @@ $fn$;
 
 -- object: function verify_triggers_sheet_update()
 -- product_supplier_sheets, UPDATE: rows whose pair or verification changed are recomputed, so
--- a write that contradicts the rule is put right. Returns at once unless a row of the
--- transaction changed one of those columns (the mark set by verify_triggers_sheet_changed), and
--- for the sync's own writes (verify_triggers.syncing holds this transaction's token).
+-- a write that contradicts the rule is put right. Returns at once for the sync's own writes
+-- (verify_triggers.syncing holds this transaction's token), and, for a top-level statement,
+-- unless a row of the transaction changed one of those columns (the mark set by the
+-- verify_triggers_sheet_changed row trigger).
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sheet_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -743,13 +750,16 @@ DECLARE
     skus text [];
     supplier_names text [];
 BEGIN
-    IF
-        pg_catalog.current_setting('verify_triggers.sheet_changed', true)
-        IS DISTINCT FROM 'on'
-    THEN
+    IF syncing <> '' AND syncing = {schema}.verify_triggers_sync_token() THEN
         RETURN NULL;
     END IF;
-    IF syncing <> '' AND syncing = {schema}.verify_triggers_sync_token() THEN
+    -- The sync's own writes and other statements run from a trigger mark no row: only a
+    -- top-level statement may trust an absent mark.
+    IF
+        pg_catalog.pg_trigger_depth() = 1
+        AND pg_catalog.current_setting('verify_triggers.sheet_changed', true)
+        IS DISTINCT FROM 'on'
+    THEN
         RETURN NULL;
     END IF;
 
@@ -953,31 +963,30 @@ BEGIN
 END
 $fn$;
 
--- object: function verify_triggers_never_called()
--- The function of the marking triggers, whose WHEN clause is always false: the clause does the
--- marking as it is evaluated, and queues nothing.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_never_called()
+-- object: function verify_triggers_mark()
+-- The marking row triggers' function: sets the mark named by the trigger's argument for the
+-- rest of the transaction (or until its savepoint is rolled back). A statement trigger cannot
+-- clear it: two statements of one query (a writable CTE) fire their statement triggers after
+-- both statements' row triggers. It fires after the statement's own expressions have run, so
+-- no expression of the writer's can unset it. No SET clause: it runs for every changed row,
+-- and names nothing but pg_catalog's set_config.
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_mark()
 RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    PERFORM pg_catalog.set_config(TG_ARGV[0], 'on', true);
     RETURN NULL;
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION {schema}.verify_triggers_never_called() FROM public;
-
--- object: function verify_triggers_sp_marks(anyelement, anyelement)
--- The WHEN clause of verify_triggers_sp_changed, for each updated match: when the row's
--- product, supplier or confirmation changed, mark the transaction (until it ends, or its
--- savepoint is rolled back: a statement trigger cannot clear the mark, because a nested
--- statement's trigger would clear it before the outer statement's trigger read it). Always
--- false. It takes whole rows, so no column of the host's is pinned, and is inlined by the
--- planner into the clause (plain comparisons, no call per row). It runs as the writer, with
--- the writer's search_path: every operator and function is named with its schema.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sp_marks(o anyelement, n anyelement)
+-- object: function verify_triggers_sp_differs(anyelement, anyelement)
+-- The WHEN clause of verify_triggers_sp_changed: the match's product, supplier or confirmation
+-- changed, in a top-level statement (a statement run from a trigger is compared whole
+-- instead). It takes whole rows, so no column of the host's is pinned, and is inlined by the
+-- planner into the clause: plain comparisons, no call per row. It runs as the writer, with the
+-- writer's search_path: every operator and function is named with its schema.
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sp_differs(o anyelement, n anyelement)
 RETURNS boolean
 LANGUAGE sql
 VOLATILE
@@ -991,14 +1000,14 @@ AS $fn$
             OR (o.supplier_id OPERATOR(pg_catalog.=) n.supplier_id) IS NOT TRUE
             AND (o.supplier_id IS NOT NULL OR n.supplier_id IS NOT NULL)
         )
-        AND pg_catalog.set_config('verify_triggers.sp_changed', 'on', true) IS NULL
+        AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0
 $fn$;
 
--- object: function verify_triggers_sheet_marks(anyelement, anyelement)
--- The WHEN clause of verify_triggers_sheet_changed: as verify_triggers_sp_marks, for a sheet
--- row whose pair or verification changed. The sync's own writes are marked too; the statement
--- trigger knows them by their token.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sheet_marks(o anyelement, n anyelement)
+-- object: function verify_triggers_sheet_differs(anyelement, anyelement)
+-- The WHEN clause of verify_triggers_sheet_changed: as verify_triggers_sp_differs, for a sheet
+-- row whose pair or verification changed. The sync writes sheet rows from its triggers, so its
+-- own writes are never marked.
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sheet_differs(o anyelement, n anyelement)
 RETURNS boolean
 LANGUAGE sql
 VOLATILE
@@ -1014,7 +1023,7 @@ AS $fn$
             OR (o.verified_by OPERATOR(pg_catalog.=) n.verified_by) IS NOT TRUE
             AND (o.verified_by IS NOT NULL OR n.verified_by IS NOT NULL)
         )
-        AND pg_catalog.set_config('verify_triggers.sheet_changed', 'on', true) IS NULL
+        AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0
 $fn$;
 
 -- object: function verify_triggers_sku_differs(anyelement, anyelement)
@@ -1071,8 +1080,8 @@ FOR EACH STATEMENT EXECUTE FUNCTION {schema}.verify_triggers_truncate();
 CREATE OR REPLACE TRIGGER verify_triggers_sp_changed
 AFTER UPDATE ON {schema}.supplier_products
 FOR EACH ROW
-WHEN ({schema}.verify_triggers_sp_marks(old, new))
-EXECUTE FUNCTION {schema}.verify_triggers_never_called();
+WHEN ({schema}.verify_triggers_sp_differs(old, new))
+EXECUTE FUNCTION {schema}.verify_triggers_mark('verify_triggers.sp_changed');
 
 -- object: trigger verify_triggers_sheet_insert on product_supplier_sheets
 CREATE OR REPLACE TRIGGER verify_triggers_sheet_insert
@@ -1090,8 +1099,8 @@ FOR EACH STATEMENT EXECUTE FUNCTION {schema}.verify_triggers_sheet_update();
 CREATE OR REPLACE TRIGGER verify_triggers_sheet_changed
 AFTER UPDATE ON {schema}.product_supplier_sheets
 FOR EACH ROW
-WHEN ({schema}.verify_triggers_sheet_marks(old, new))
-EXECUTE FUNCTION {schema}.verify_triggers_never_called();
+WHEN ({schema}.verify_triggers_sheet_differs(old, new))
+EXECUTE FUNCTION {schema}.verify_triggers_mark('verify_triggers.sheet_changed');
 
 -- object: trigger verify_triggers_product_renamed on products
 CREATE OR REPLACE TRIGGER verify_triggers_product_renamed
@@ -1131,6 +1140,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION {schema}.verify_triggers_truncate();
 
 -- What revision 0002 installed and 0003 does not.
 
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_never_called();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_supplier_delete();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_product_delete();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_supplier_renamed();
