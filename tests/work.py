@@ -389,7 +389,8 @@ def build_template(server, name: str, schema_variant: str, indexes: str, size: D
     """A database holding the data and the sync installed at `revision` (returned as
     recorded), autovacuum off on the four tables (no ANALYZE but the cells' own), vacuumed
     and analyzed while nothing is confirmed: the 'stats_before' statistics."""
-    from verify_triggers import migrations_api
+    from verify_triggers import target as targets
+    from verify_triggers.migrate import commands
 
     create_database(server, name)
     with server.connect(name, autocommit=True) as conn:
@@ -405,7 +406,8 @@ def build_template(server, name: str, schema_variant: str, indexes: str, size: D
         if indexes == "every_column_indexed":
             add_every_index(conn)
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-        migrations_api.upgrade(migrations_api.make_config(server.url(name), SCHEMA, stdout=quiet), revision)
+        commands.upgrade(commands.make_config(targets.resolve(server.url(name), SCHEMA), stdout=quiet),
+                         revision)
     with server.connect(name, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         return installed_revision(conn)
