@@ -1,17 +1,22 @@
 """The benchmark still runs: N = 1,000, one repeat, short pgbench runs, no chart.
 
-Asserts what the run produced is right (every approach leaves zero drift, every result
-row exists, people's verifications survive), never how fast anything was.
+Asserts that what the run produced is right (every approach leaves zero drift and ends in the
+same state, people's verifications survive, every section is there), never how fast anything was.
 """
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the benchmark is a package at the root, not installed
+
+from benchmarks.results import Results  # noqa: E402
+from benchmarks.verdicts import targets  # noqa: E402
+
 N = 1000
+CHECK_ROWS = 3000
 
 
 def test_benchmark_smoke_run(pg_server, tmp_path):
@@ -21,92 +26,83 @@ def test_benchmark_smoke_run(pg_server, tmp_path):
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--sizes", str(N), "--repeat", "1",
-         "--pgbench-transactions", "5", "--no-chart", "--out", str(out), "--json", str(raw),
+         "--pgbench-transactions", "5", "--check-sheet-rows", str(CHECK_ROWS), "--startup-runs", "1",
+         "--no-chart", "--out", str(out), "--json", str(raw),
          "--dsn", pg_server.url("postgres"), "--db-prefix", f"vt_bench_smoke_{os.getpid()}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
-    document = json.loads(raw.read_text())
-    result = document["results"][str(N)]
-    assert result["n"] == N and result["sheet_rows"] == 3 * N
-    for role, state in result["initial"].items():
-        assert state["drift"] == 0, role
-    human = result["initial"]["bare"]["human_verified"]
+    results = Results.load(raw)
+    assert results.meta.complete and results.meta.migration_head
+    size = results.size(N)
+    assert size.n == N and size.sheet_rows == 3 * N and size.revision == results.meta.migration_head
+    assert all(state.drift == 0 for state in size.initial.values())
+    human = size.initial["bare"].human_verified
     assert human > 0
 
-    # (a) every approach confirms all N matches, leaves zero drift, keeps people's
+    # Bulk confirm: every approach confirms all N, leaves zero drift, keeps people's
     # verifications, and all three end in the same sheet state.
-    bulk = result["bulk_confirm"]
-    assert set(bulk) == {"triggers", "hand_written", "naive_row_trigger"}
-    for name, summary in bulk.items():
-        assert summary["drift"] == 0, name
-        assert summary["human_verified"] == human, name
-        assert len(summary["runs_s"]) == 1, name
-    assert bulk["triggers"]["rows"] == N
-    assert bulk["naive_row_trigger"]["rows"] == N
-    assert len({summary["state_hash"] for summary in bulk.values()}) == 1
-    assert bulk["triggers"]["verified"] >= N
-    assert bulk["triggers"]["locks_held"]["advisory"] == 1  # the epoch, shared (0002)
-    assert 0 < bulk["triggers"]["bucket_rows_locked"] <= 1024
-    assert bulk["triggers"]["sampled_peak_locks"] > 0
+    bulk = size.case("bulk_confirm", 0)
+    assert set(bulk.approaches) == {"triggers", "hand_written", "naive_row_trigger"}
+    for name, run in bulk.approaches.items():
+        assert run.rule.drift == 0, name
+        assert run.rule.human_verified == human, name
+        assert len(run.seconds) == 1 and run.reads > 0, name
+    assert bulk.approaches["triggers"].rows == N
+    assert len({run.rule.state_hash for run in bulk.approaches.values()}) == 1
+    assert bulk.approaches["triggers"].rule.verified >= N
 
-    # (b) price updates change no verification (none, then 90% of the matches confirmed).
-    for key, rows in (("unrelated_sp_price", N), ("unrelated_sheet_price", 3 * N),
-                      ("unrelated_sp_price_90", N), ("unrelated_sheet_price_90", 3 * N)):
-        expected = {"triggers", "no_triggers"} | ({"naive_row_trigger"} if not key.endswith("_90") else set())
-        assert set(result[key]) == expected, key
-        for name, summary in result[key].items():
-            assert summary["drift"] == 0, (key, name)
-            assert summary["rows"] == rows, (key, name)
-            assert summary["human_verified"] == human, (key, name)
+    # At 1% and 90% confirmed: price refreshes change no verification; an import ends where
+    # the INSERT plus a hand-written sync ends.
+    for pct in (1, 90):
+        for name, rows in (("price_sp", N), ("price_sheet", 3 * N)):
+            case = size.case(name, pct)
+            assert set(case.approaches) == {"triggers", "no_trigger"}, name
+            for approach, run in case.approaches.items():
+                assert run.rule.drift == 0 and run.rows == rows, (name, pct)
+                assert run.rule.state_hash == case.before[approach].state_hash, (name, pct)
+        imported = size.case("import", pct)
+        assert set(imported.approaches) == {"triggers", "hand_written"}
+        assert all(run.rule.drift == 0 for run in imported.approaches.values()), pct
+        assert len({run.rule.state_hash for run in imported.approaches.values()}) == 1, pct
+        assert imported.approaches["triggers"].rows == N
 
-    # (c) every pgbench run completed without failures and the synced databases are clean.
-    single = result["single_row"]
-    assert set(single) == {"1", "90"}
-    for pct, by_pct in single.items():
-        assert set(by_pct["clients"]) == {"2", "8"}
-        for clients, approaches in by_pct["clients"].items():
-            assert set(approaches) == {"triggers", "bare_update", "app_sync"}
-            for name, summary in approaches.items():
-                assert summary["failed"] == 0, (pct, clients, name)
-                assert summary["cycles"] == int(clients) * 5, (pct, clients, name)
-                assert summary["median_latency_ms"] > 0
-        assert by_pct["state_before"]["triggers"]["drift"] == 0
-        assert by_pct["state_after"]["triggers"]["drift"] == 0
-        assert by_pct["state_after"]["bare"]["drift"] == 0  # the application's own sync
-        assert by_pct["state_after"]["triggers"]["human_verified"] == human
+    # Single-row cycles: every pgbench run completed without failures, in every state, and
+    # both databases (the sync's, and the application syncing itself) are clean after.
+    states = {(r.confirmed_pct, r.statistics, r.clients) for r in size.single_row}
+    assert states == {(p, s, c) for p in (1, 90) for s in ("fresh", "stale") for c in (2, 8)}
+    for row in size.single_row:
+        assert set(row.approaches) == {"triggers", "bare_update", "app_sync"}
+        for name, bench in row.approaches.items():
+            assert bench.failed == 0 and bench.cycles == row.clients * 5, (row, name)
+        assert row.drift_after == {"triggers": 0, "bare": 0}
 
-    # (d) the sync repairs all N drifted rows; the check sees them.
-    check = result["check_sync"]
-    for name in ("check_query_clean", "sync_function_clean", "check_query_drifted", "sync_function_drifted"):
-        assert name in check
-    assert check["sync_function_drifted"]["drift"] == 0
-    assert check["sync_function_drifted"]["human_verified"] == human
-    # N pairs confirmed behind the triggers' back; the few a person had verified are no drift
-    assert 0.9 * N < check["check_query_drifted"]["drift"] <= N
-    if "cli_check_clean" in check:  # `verify-triggers check` / `sync` timed through the CLI
-        assert check["cli_check_clean"]["drift"] == 0
-        assert set(check["cli_check_clean"]["exit_codes"]) == {0}
-        assert check["cli_check_drifted"]["drift_before"] > 0
-        assert set(check["cli_check_drifted"]["exit_codes"]) == {1}  # drift is a finding
-        assert check["cli_sync_drifted"]["drift"] == 0
-        assert set(check["cli_sync_drifted"]["exit_codes"]) == {0}
-        assert check["cli_sync_drifted"]["human_verified"] == human
+    # Per confirm: round trips by construction; WAL where the server has pg_walinspect.
+    trips = {(p.approach, p.confirmed_pct): p.round_trips for p in size.per_confirm}
+    assert trips == {(a, pct): n for a, n in (("triggers", 1), ("bare_update", 1), ("app_sync", 4))
+                     for pct in (1, 90)}
+    for p in size.per_confirm:
+        assert all(w > 0 for w in p.wal_bytes), p
 
-    # (e) bulk statements on a connection that ran a single-row write first: same end state.
-    warm = result["warm_session"]["triggers"]
-    assert set(warm) == {"sp_price_after_single_row", "confirm_after_single_row",
-                         "sheet_price_after_single_row"}
-    for name, summary in warm.items():
-        if not summary["timed_out"]:
-            assert summary["drift"] == 0, name
+    # The console script: check finds N drifted rows, sync repairs them and keeps people's.
+    cli = {(r.verb, r.state): r for r in size.cli}
+    assert cli["check", "clean"].exit_codes == [0] and cli["check", "clean"].drift_after == 0
+    assert cli["check", "drifted"].exit_codes == [1]  # drift is a finding
+    assert 0.9 * N < cli["check", "drifted"].drift_before <= N
+    assert cli["sync", "drifted"].exit_codes == [0] and cli["sync", "drifted"].drift_after == 0
+    assert cli["sync", "drifted"].human_verified_after == human
+    assert [r.exit_codes for r in results.check.runs] == [[0, 0, 0]] * 3
+    assert results.check.sheet_rows == CHECK_ROWS
+    assert results.startup.check_exit_codes == [0]
 
-    # The report: every section and a row for N, the targets listed, no chart asked for.
+    # The report: every section, a row for N, the targets listed, no chart asked for.
     markdown = (out / "benchmarks.md").read_text()
-    for heading in ("## Targets", "## (a) Bulk confirm", "## (b) Bulk update", "## (c) Single-row",
-                    "## (e) Bulk statements on a connection", "## (d) check and sync", "## Locks of a bulk update", "## Machine", "## Reproduce"):
+    for heading in ("## Targets", "## Bulk confirm", "## Sheet import", "## Price refresh",
+                    "## Single-row confirm", "## WAL and round trips", "## verify-triggers check",
+                    "## Start-up", "## Setup and machine"):
         assert heading in markdown
-    assert markdown.count("| 1,000 |") >= 1 + 2 + 4 + 3 + 1 + 1 + 1
-    assert document["targets"]
+    assert markdown.count("| 1,000 |") >= 1 + 2 + 4 + 8 + 2 + 1 + 1
+    assert "$" not in markdown.split("## Reproduce")[0]  # every template field filled in
+    assert len(targets(results)) >= 19
     assert not (out / "benchmarks.png").exists()
