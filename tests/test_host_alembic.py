@@ -1,4 +1,4 @@
-"""The sync inside a host application's own Alembic project (issue 11, "Tests").
+"""The sync inside a host application's own Alembic project.
 
 The host is tests/host_app: its models of the four tables with the application's indexes, its
 env.py (alembic_version in schema app, the sync's autogenerate hooks, a psycopg or an asyncpg
@@ -11,13 +11,8 @@ The host's env sets ``search_path TO app, public`` on its migration connection, 
 application's does; ``HOST_APP_SEARCH_PATH=default`` runs it without (see host_app/settings.py).
 """
 
-import faulthandler
-import itertools
-import os
-import random
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -28,56 +23,21 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy.pool import NullPool
 
 import clirun
+from helpers import BOUNDED_SESSION, SYNC, Database, Writer, leftovers
 from host_app import settings as host
 from rule import assert_rule, drift, people_verifications, sheet
 
-SYNC = "verify-triggers"
-# Longest any one test may run before the process is stopped with every thread's traceback.
-TEST_TIMEOUT_S = 240
-# Bounds on every statement the tests' own connections run.
-SESSION_OPTIONS = "-c statement_timeout=60s -c lock_timeout=30s"
-ALEMBIC = Path(sys.executable).parent / "alembic"
-_names = itertools.count()
+pytestmark = pytest.mark.usefixtures("watchdog")
 
-# Every object whose name starts with verify_triggers_, in any schema: relations (tables,
-# indexes, sequences), functions, triggers, constraints, types (a table's row and array types).
-LEFTOVERS = r"""
-SELECT 'relation ' || c.relkind::text, n.nspname || '.' || c.relname
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relname LIKE 'verify\_triggers\_%'
-UNION ALL
-SELECT 'function', n.nspname || '.' || p.proname
-FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-WHERE p.proname LIKE 'verify\_triggers\_%'
-UNION ALL
-SELECT 'trigger', t.tgname || ' on ' || t.tgrelid::regclass::text
-FROM pg_catalog.pg_trigger t WHERE t.tgname LIKE 'verify\_triggers\_%'
-UNION ALL
-SELECT 'constraint', c.conname FROM pg_catalog.pg_constraint c
-WHERE c.conname LIKE 'verify\_triggers\_%'
-UNION ALL
-SELECT 'type', n.nspname || '.' || t.typname
-FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typname LIKE 'verify\_triggers\_%' OR t.typname LIKE '\_verify\_triggers\_%'
-ORDER BY 1, 2
-"""
+ALEMBIC = Path(sys.executable).parent / "alembic"
 
 SHEETS = """
 SELECT id, sku, supplier_name, is_verified, verified_by, verified_at
 FROM app.product_supplier_sheets ORDER BY id
 """
-
-
-@pytest.fixture(autouse=True)
-def watchdog():
-    """No test can hang: past TEST_TIMEOUT_S the process dumps every thread and exits."""
-    faulthandler.dump_traceback_later(TEST_TIMEOUT_S, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(autouse=True)
@@ -89,19 +49,15 @@ def no_sync_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-class HostDatabase:
+class HostDatabase(Database):
     """An empty database on the test server, migrated by the host's Alembic project."""
 
-    def __init__(self, server, name: str, capsys):
-        self.server = server
-        self.name = name
+    def __init__(self, database: Database, capsys):
+        super().__init__(database.server, database.name)
         self.capsys = capsys
 
-    def url(self, driver: str = "postgresql") -> str:
-        return self.server.url(self.name, driver)
-
     def connect(self, autocommit: bool = True) -> psycopg.Connection:
-        return self.server.connect(self.name, autocommit=autocommit, options=SESSION_OPTIONS)
+        return super().connect(autocommit=autocommit, options=BOUNDED_SESSION)
 
     def config(self, driver: str = "psycopg", hooks: str = "sync", per_migration: bool = False):
         return host.make_config(self.url(), driver=driver, hooks=hooks,
@@ -117,10 +73,9 @@ class HostDatabase:
     def host_stamp(self, revision: str) -> None:
         command.stamp(self.config(), revision)
 
-    def cli(self, *args: str) -> clirun.Result:
-        """``verify-triggers VERB --database-url URL ARGS`` in this process."""
-        verb, *rest = args
-        return clirun.run(self.capsys, verb, "--database-url", self.url(), *rest)
+    def verify_triggers(self, *args: str) -> clirun.Result:
+        """``verify-triggers --database-url URL ARGS`` in this process."""
+        return self.cli(self.capsys, *args)
 
     def host_revision(self) -> str | None:
         with self.connect() as conn:
@@ -129,7 +84,7 @@ class HostDatabase:
 
     def leftovers(self) -> list[tuple[str, str]]:
         with self.connect() as conn:
-            return conn.execute(LEFTOVERS).fetchall()
+            return leftovers(conn)
 
     def sheets(self) -> list[tuple]:
         with self.connect() as conn:
@@ -137,13 +92,8 @@ class HostDatabase:
 
 
 @pytest.fixture
-def host_db(pg_server, capsys):
-    name = f"vt_host_{os.getpid()}_{next(_names)}"
-    janitor = DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port,
-                              dbname=name)
-    janitor.init()
-    yield HostDatabase(pg_server, name, capsys)
-    janitor.drop()
+def host_db(empty_db, capsys):
+    return HostDatabase(empty_db, capsys)
 
 
 # --- data and writers -------------------------------------------------------------------------
@@ -209,40 +159,20 @@ def assert_confirm_verifies(db: HostDatabase) -> None:
         assert drift(conn) == []
 
 
-class Writer(threading.Thread):
+def application_writer(db: HostDatabase) -> Writer:
     """The application confirming and unconfirming matches, one short transaction each, until
-    stopped. Deterministic choices (a seeded generator); every statement bounded."""
+    stopped; every statement bounded, any error a failure (none is retried)."""
+    with db.connect() as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM app.supplier_products ORDER BY id")]
 
-    def __init__(self, db: HostDatabase, seed_value: int = 11):
-        super().__init__(daemon=True)
-        self.db = db
-        self.rng = random.Random(seed_value)
-        self.stop = threading.Event()
-        self.done: list[float] = []  # monotonic time of each committed write
-        self.errors: list[str] = []
+    def toggle(rng):
+        match = rng.choice(ids)
+        return "toggle", lambda conn: conn.execute(
+            "UPDATE app.supplier_products SET manual_confirmed = NOT manual_confirmed,"
+            " confirmed_at = now() WHERE id = %s", (match,))
 
-    def run(self) -> None:
-        try:
-            with self.db.connect() as conn:
-                ids = [r[0] for r in
-                       conn.execute("SELECT id FROM app.supplier_products ORDER BY id")]
-                while not self.stop.is_set():
-                    conn.execute("UPDATE app.supplier_products SET manual_confirmed ="
-                                 " NOT manual_confirmed, confirmed_at = now() WHERE id = %s",
-                                 (self.rng.choice(ids),))
-                    self.done.append(time.monotonic())
-                    time.sleep(0.002)
-        except Exception as exc:  # reported by the test
-            self.errors.append(repr(exc))
-
-    def finish(self) -> None:
-        self.stop.set()
-        self.join(timeout=60)
-        assert not self.is_alive(), "the writer did not stop"
-        assert self.errors == []
-
-    def writes_between(self, start: float, end: float) -> int:
-        return sum(1 for t in self.done if start <= t <= end)
+    return Writer(lambda: db.connect(autocommit=False), toggle, seed=11, retry_on=(),
+                  pause_s=0.002)
 
 
 # --- autogenerate -----------------------------------------------------------------------------
@@ -277,7 +207,7 @@ def test_autogenerate_after_install_proposes_nothing_about_the_sync(host_db, hoo
     # away, `upgrade` built the sync's, and the host's came back
     with host_db.connect() as conn:
         conn.execute("DROP INDEX app.ix_suppliers_name")
-    assert host_db.cli("upgrade").code == 0
+    assert host_db.verify_triggers("upgrade").code == 0
     with host_db.connect() as conn:
         conn.execute("CREATE INDEX ix_suppliers_name ON app.suppliers (name)")
     names = {name for _, name in host_db.leftovers()}
@@ -315,27 +245,27 @@ def test_host_upgrade_installs_the_sync_while_the_application_writes(host_db, dr
         assert drift(conn) != []  # confirmed pairs whose rows nobody verified yet
     assert people
 
-    writer = Writer(host_db)
+    writer = application_writer(host_db)
     writer.start()
     try:
-        while len(writer.done) < 20 and not writer.errors:  # writing before the upgrade starts
+        while writer.committed < 20 and writer.is_alive():  # writing before the upgrade starts
             time.sleep(0.01)
         started = time.monotonic()
         host_db.host_upgrade("head", driver, per_migration=True)
         ended = time.monotonic()
-        before = len(writer.done)
-        while len(writer.done) < before + 20 and not writer.errors:  # and after it ends
+        before = writer.committed
+        while writer.committed < before + 20 and writer.is_alive():  # and after it ends
             time.sleep(0.01)
     finally:
-        writer.finish()
+        writer.stop()
     assert writer.writes_between(started, ended) > 0
 
     assert host_db.host_revision() == "h4"
     with host_db.connect() as conn:
         assert_rule(conn, people)  # zero drift, people's verifications kept
-    status = host_db.cli("status")
+    status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
-    assert host_db.cli("current").out.startswith("0003 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0003 (head)")
     assert_confirm_verifies(host_db)
 
     # the host's downgrade removes the sync and keeps the rows as they are
@@ -344,7 +274,7 @@ def test_host_upgrade_installs_the_sync_while_the_application_writes(host_db, dr
     assert host_db.host_revision() == "h1"
     assert host_db.leftovers() == []
     assert host_db.sheets() == rows
-    assert host_db.cli("status").code == 1
+    assert host_db.verify_triggers("status").code == 1
     with host_db.connect() as conn:  # nothing syncs any more
         match_id, sku, supplier_name = unconfirmed_match(conn)
         conn.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE id = %s",
@@ -359,12 +289,12 @@ def test_host_upgrade_brings_an_older_install_to_head(host_db):
     with host_db.connect() as conn:
         seed(conn)
         people = people_verifications(conn)
-    assert host_db.cli("upgrade", "0002").code == 0
+    assert host_db.verify_triggers("upgrade", "0002").code == 0
 
     host_db.host_upgrade("head")
 
-    assert host_db.cli("current").out.startswith("0003 (head)")
-    status = host_db.cli("status")
+    assert host_db.verify_triggers("current").out.startswith("0003 (head)")
+    status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
     with host_db.connect() as conn:
         assert_rule(conn, people)
@@ -416,7 +346,7 @@ def test_widening_run_the_supported_way(host_db):
 
     assert column_type(host_db) == "character varying(500)"
     assert sheet_triggers(host_db) == before  # put back as they were
-    status = host_db.cli("status")
+    status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
     with host_db.connect() as conn:
         assert_rule(conn, people)
@@ -431,15 +361,15 @@ def test_widening_on_revision_0002_needs_the_triggers_lifted(host_db):
     with host_db.connect() as conn:
         seed(conn)
         people = people_verifications(conn)
-    installed = host_db.cli("upgrade", "0002")
+    installed = host_db.verify_triggers("upgrade", "0002")
     assert installed.code == 0, installed.out + installed.err
-    assert host_db.cli("current").out.startswith("0002")
+    assert host_db.verify_triggers("current").out.startswith("0002")
     before = sheet_triggers(host_db)
     assert any("supplier_name" in definition for _, definition, _ in before)
 
     # the same ALTER as h3's, without triggers_lifted
     engine = sa.create_engine(host_db.url("postgresql+psycopg"), poolclass=NullPool,
-                              connect_args={"options": SESSION_OPTIONS})
+                              connect_args={"options": BOUNDED_SESSION})
     try:
         with engine.begin() as conn:
             with pytest.raises(sa.exc.DBAPIError,
@@ -457,7 +387,7 @@ def test_widening_on_revision_0002_needs_the_triggers_lifted(host_db):
 
     assert column_type(host_db) == "character varying(500)"
     assert sheet_triggers(host_db) == before
-    assert host_db.cli("current").out.startswith("0002")
+    assert host_db.verify_triggers("current").out.startswith("0002")
     with host_db.connect() as conn:
         assert_rule(conn, people)
     assert_confirm_verifies(host_db)
@@ -476,11 +406,11 @@ def test_upgrade_repairs_a_dropped_lock_table(host_db):
         with pytest.raises(psycopg.errors.UndefinedTable, match="verify_triggers_lock"):
             conn.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE id = %s",
                          (match_id,))
-    assert host_db.cli("status").code == 1
+    assert host_db.verify_triggers("status").code == 1
 
-    repaired = host_db.cli("upgrade")
+    repaired = host_db.verify_triggers("upgrade")
     assert repaired.code == 0, repaired.out + repaired.err
-    status = host_db.cli("status")
+    status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
     with host_db.connect() as conn:
         assert_rule(conn, people)
@@ -493,13 +423,13 @@ def test_upgrade_repairs_a_dropped_version_table(host_db):
         seed(conn)
         people = people_verifications(conn)
         conn.execute("DROP TABLE app.verify_triggers_version")
-    assert host_db.cli("status").code == 1
+    assert host_db.verify_triggers("status").code == 1
 
-    repaired = host_db.cli("upgrade")
+    repaired = host_db.verify_triggers("upgrade")
     assert repaired.code == 0, repaired.out + repaired.err
-    status = host_db.cli("status")
+    status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
-    assert host_db.cli("current").out.startswith("0003 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0003 (head)")
     with host_db.connect() as conn:
         assert_rule(conn, people)
     assert_confirm_verifies(host_db)
@@ -512,14 +442,14 @@ def test_cli_downgrade_base_leaves_zero_objects(host_db, damage):
     host_db.host_upgrade("h1")
     with host_db.connect() as conn:
         seed(conn)
-    assert host_db.cli("upgrade").code == 0
+    assert host_db.verify_triggers("upgrade").code == 0
     assert len(host_db.leftovers()) > 40  # so the assertion below could fail
     rows = host_db.sheets()
     if damage != "intact":
         with host_db.connect() as conn:
             conn.execute("DROP TABLE app.verify_triggers_version")
 
-    removed = host_db.cli("downgrade", "base")
+    removed = host_db.verify_triggers("downgrade", "base")
     assert removed.code == 0, removed.out + removed.err
     assert host_db.leftovers() == []
     assert host_db.sheets() == rows
@@ -540,7 +470,7 @@ def test_host_downgrade_sync_leaves_zero_objects(host_db):
     host_db.host_downgrade("base")
     assert host_db.leftovers() == []
     host_db.host_upgrade("head")  # and the chain runs again from nothing
-    status = host_db.cli("status")
+    status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
 
 
@@ -557,16 +487,16 @@ def test_offline_host_upgrade_script_installs_a_working_sync(host_db, tmp_path):
     script.write_text(offline.stdout)
     assert "verify_triggers_lock" in offline.stdout and "app.alembic_version" in offline.stdout
 
-    env["PGOPTIONS"] = SESSION_OPTIONS
+    env["PGOPTIONS"] = BOUNDED_SESSION
     applied = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", host_db.url(),
                               "-f", str(script)],
                              capture_output=True, text=True, env=env, timeout=120)
     assert applied.returncode == 0, applied.stderr
 
     assert host_db.host_revision() == "h4"
-    assert host_db.cli("current").out.startswith("0003 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0003 (head)")
     assert column_type(host_db) == "character varying(500)"
-    status = host_db.cli("status")
+    status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
     with host_db.connect() as conn:
         seed(conn)  # written through the installed triggers

@@ -12,9 +12,8 @@ from pytest_postgresql import factories
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from conftest import FIXTURES, load_sql
+from helpers import FIXTURES, SYNC, load_sql
 from rule import drift, sheet
-from verify_triggers.constants import SYNC_STAMP
 from verify_triggers.errors import VerifyTriggersError
 from verify_triggers.testing import install_sync, load_sync
 
@@ -48,10 +47,10 @@ def sync_triggers(conn, schema: str = "app") -> int:
 def assert_synced(conn, schema: str = "app") -> None:
     """The seed reconciled by the install, and a confirm made now verifying its row."""
     for pair in CONFIRMED:
-        assert sheet(conn, *pair, schema=schema)[:2] == (True, SYNC_STAMP), pair
+        assert sheet(conn, *pair, schema=schema)[:2] == (True, SYNC), pair
     assert sheet(conn, "AUR516", "WANKE", schema=schema)[0] is False
     confirm(conn, "AUR516", "WANKE", schema)
-    assert sheet(conn, "AUR516", "WANKE", schema=schema)[:2] == (True, SYNC_STAMP)
+    assert sheet(conn, "AUR516", "WANKE", schema=schema)[:2] == (True, SYNC)
     assert drift(conn, schema) == []
 
 
