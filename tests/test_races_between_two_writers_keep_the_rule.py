@@ -1,4 +1,4 @@
-"""The races of issue 2, played out deterministically with two connections.
+"""Two writers racing on the same pair, played out deterministically with two connections.
 
 Transaction A writes first and stays open; B's conflicting statement starts in a thread,
 and A commits only once pg_locks shows B waiting (or B has already finished, which a
@@ -7,57 +7,38 @@ correct sync never needs but a broken one might do). Then the rule is checked.
 - READ COMMITTED and SERIALIZABLE: zero drift once both have committed; B may get a
   serialization failure (40001) at SERIALIZABLE and then retries, as an application does.
 - REPEATABLE READ: B gets psycopg.errors.SerializationFailure, never a silently wrong flag.
+
+Then what REPEATABLE READ promises for writers of different pairs: a snapshot older than a
+rename gets 40001 for any pair; a snapshot older than a sync of another pair in the same
+bucket gets 40001 too (a false positive the application must retry); a pair in another
+bucket does not; and two multi-statement transactions that confirm two pairs in opposite
+orders may deadlock (40P01), like any PostgreSQL code. docs/operations.md states the
+guarantee. Single statements over the same pairs never deadlock each other.
 """
 
-import threading
-import time
 from contextlib import ExitStack
 
 import psycopg
 import pytest
-from psycopg import IsolationLevel, errors
+from psycopg import errors
 
+from helpers import (
+    RC,
+    RR,
+    SER,
+    SYNC,
+    Background,
+    add_match,
+    confirming,
+    levels,
+    match_id,
+    match_ids,
+    retry,
+    session,
+    set_confirmed,
+    wait_until_waiting,
+)
 from rule import assert_rule, drift, people_verifications, sheet
-
-SYNC = "verify-triggers"
-RC = IsolationLevel.READ_COMMITTED
-RR = IsolationLevel.REPEATABLE_READ
-SER = IsolationLevel.SERIALIZABLE
-LEVEL_IDS = {RC: "read_committed", RR: "repeatable_read", SER: "serializable"}
-# A guard against a hang, not a timing assertion: B must block or finish long before.
-HANG_GUARD_S = 60
-
-
-def level_param(*levels):
-    return pytest.mark.parametrize("level", levels, ids=[LEVEL_IDS[lv] for lv in levels])
-
-
-def match_ids(conn, sku, supplier_name):
-    return [
-        r[0]
-        for r in conn.execute(
-            "SELECT sp.id FROM app.supplier_products sp"
-            " JOIN app.products p ON p.id = sp.local_product_id"
-            " JOIN app.suppliers su ON su.id = sp.supplier_id"
-            " WHERE p.sku = %s AND su.name = %s ORDER BY sp.id",
-            (sku, supplier_name),
-        )
-    ]
-
-
-def add_match(conn, sku, supplier_name, confirmed):
-    conn.execute(
-        "INSERT INTO app.supplier_products (supplier_id, local_product_id, manual_confirmed)"
-        " SELECT su.id, p.id, %s FROM app.products p, app.suppliers su WHERE p.sku = %s AND su.name = %s",
-        (confirmed, sku, supplier_name),
-    )
-
-
-def set_confirmed(match_id, value):
-    def work(conn):
-        conn.execute("UPDATE app.supplier_products SET manual_confirmed = %s WHERE id = %s", (value, match_id))
-
-    return work
 
 
 def insert_sheet_row(sku, supplier_name):
@@ -68,68 +49,6 @@ def insert_sheet_row(sku, supplier_name):
         )
 
     return work
-
-
-class Background:
-    """B's transaction in a thread: run its work, then commit; keep what it raised."""
-
-    def __init__(self, conn, work):
-        self.conn = conn
-        self.pid = conn.info.backend_pid
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(work,), daemon=True)
-
-    def _run(self, work):
-        try:
-            work(self.conn)
-            self.conn.commit()
-        except psycopg.Error as exc:
-            self.error = exc
-
-    def start_and_wait_until_blocked(self, observer):
-        """Start B; return once B waits on a lock (True) or has finished (False)."""
-        self.thread.start()
-        return wait_until_waiting(observer, [self.pid], threads=[self.thread])
-
-    def finish(self):
-        self.thread.join(HANG_GUARD_S)
-        assert not self.thread.is_alive(), "B never finished"
-        return self.error
-
-
-def wait_until_waiting(observer, pids, threads=(), locktype=None):
-    """Until every pid waits on a heavyweight lock (True), or a thread is done (False)."""
-    deadline = time.monotonic() + HANG_GUARD_S
-    while True:
-        if any(not t.is_alive() for t in threads):
-            return False
-        waiting = observer.execute(
-            "SELECT count(DISTINCT pid) FROM pg_catalog.pg_locks"
-            " WHERE NOT granted AND pid = ANY(%s) AND (%s::text IS NULL OR locktype = %s)",
-            (list(pids), locktype, locktype),
-        ).fetchone()[0]
-        if waiting == len(pids):
-            return True
-        assert time.monotonic() < deadline, f"sessions {pids} neither blocked nor finished"
-        time.sleep(0.005)
-
-
-def retry(conn, work, attempts=20):
-    """Run work and commit, retrying serialization failures and deadlocks like an app."""
-    for _ in range(attempts):
-        try:
-            work(conn)
-            conn.commit()
-            return
-        except (errors.SerializationFailure, errors.DeadlockDetected):
-            conn.rollback()
-    raise AssertionError(f"still failing after {attempts} attempts")
-
-
-def session(stack, database, level, name="verify-triggers-test"):
-    conn = stack.enter_context(database.connect(autocommit=False, application_name=name))
-    conn.isolation_level = level
-    return conn
 
 
 def play(database, level, first, second):
@@ -204,21 +123,21 @@ def people(race):
         return people_verifications(conn)
 
 
-# --- race 1: A and B each unconfirm one of the pair's two matches ----------------------
+# --- A and B each unconfirm one of the pair's two matches ------------------------------
 
 
-@level_param(RC, RR, SER)
+@levels(RC, RR, SER)
 def test_two_writers_each_unconfirming_one_of_two_matches_leave_no_drift(race, people, level):
     with race.connect() as conn:
         m1, m2 = match_ids(conn, "BMX136", "PAREK")
-    error = play(race, level, set_confirmed(m1, False), set_confirmed(m2, False))
-    check_outcome(race, level, error, set_confirmed(m2, False))
+    error = play(race, level, confirming(m1, False), confirming(m2, False))
+    check_outcome(race, level, error, confirming(m2, False))
     with race.connect() as conn:
         assert sheet(conn, "BMX136", "PAREK") == (False, None, None)
         assert_rule(conn, people)
 
 
-@level_param(RC, RR, SER)
+@levels(RC, RR, SER)
 def test_a_writer_whose_snapshot_predates_a_committed_unconfirm_never_leaves_a_wrong_flag(race, people, level):
     with race.connect() as conn:
         m1, m2 = match_ids(conn, "BMX136", "PAREK")
@@ -226,40 +145,40 @@ def test_a_writer_whose_snapshot_predates_a_committed_unconfirm_never_leaves_a_w
         a = stack.enter_context(race.connect())
         b = session(stack, race, level)
         b.execute("SELECT count(*) FROM app.supplier_products").fetchone()  # B's snapshot
-        set_confirmed(m1, False)(a)  # commits (autocommit)
+        set_confirmed(a, m1, False)  # commits (autocommit)
         error = None
         try:
-            set_confirmed(m2, False)(b)
+            set_confirmed(b, m2, False)
             b.commit()
         except psycopg.Error as exc:
             error = exc
             b.rollback()
-    check_outcome(race, level, error, set_confirmed(m2, False))
+    check_outcome(race, level, error, confirming(m2, False))
     with race.connect() as conn:
         assert sheet(conn, "BMX136", "PAREK") == (False, None, None)
         assert_rule(conn, people)
 
 
-# --- race 2: a sheet row for the pair is inserted while a match is being confirmed -------
+# --- a sheet row for the pair is inserted while a match is being confirmed -------------
 
 
-@level_param(RC, RR, SER)
+@levels(RC, RR, SER)
 def test_a_sheet_row_inserted_while_its_match_is_being_confirmed_ends_verified(race, people, level):
     with race.connect() as conn:
-        (match,) = match_ids(conn, "EMG411", "KEMEISING")
+        match = match_id(conn, "EMG411", "KEMEISING")
     second = insert_sheet_row("EMG411", "KEMEISING")
-    error = play(race, level, set_confirmed(match, True), second)
+    error = play(race, level, confirming(match, True), second)
     check_outcome(race, level, error, second)
     with race.connect() as conn:
         assert sheet(conn, "EMG411", "KEMEISING")[:2] == (True, SYNC)
         assert_rule(conn, people)
 
 
-@level_param(RC, RR, SER)
+@levels(RC, RR, SER)
 def test_a_match_confirmed_while_its_sheet_row_is_being_inserted_ends_verified(race, people, level):
     with race.connect() as conn:
-        (match,) = match_ids(conn, "EMG411", "KEMEISING")
-    second = set_confirmed(match, True)
+        match = match_id(conn, "EMG411", "KEMEISING")
+    second = confirming(match, True)
     error = play(race, level, insert_sheet_row("EMG411", "KEMEISING"), second)
     check_outcome(race, level, error, second)
     with race.connect() as conn:
@@ -267,13 +186,13 @@ def test_a_match_confirmed_while_its_sheet_row_is_being_inserted_ends_verified(r
         assert_rule(conn, people)
 
 
-@level_param(RC, RR, SER)
+@levels(RC, RR, SER)
 def test_a_match_unconfirmed_while_a_sheet_row_for_its_pair_is_inserted_ends_unverified(race, people, level):
     with race.connect() as conn:
-        (match,) = match_ids(conn, "EMG411", "KEMEISING")
-        conn.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE id = %s", (match,))
+        match = match_id(conn, "EMG411", "KEMEISING")
+        set_confirmed(conn, match, True)
     second = insert_sheet_row("EMG411", "KEMEISING")
-    error = play(race, level, set_confirmed(match, False), second)
+    error = play(race, level, confirming(match, False), second)
     check_outcome(race, level, error, second)
     with race.connect() as conn:
         assert sheet(conn, "EMG411", "KEMEISING") == (False, None, None)
@@ -300,13 +219,13 @@ def rename(what):
 
 
 @pytest.mark.parametrize("what", RENAMES)
-@level_param(RC, RR, SER)
+@levels(RC, RR, SER)
 def test_a_match_confirmed_while_its_product_or_supplier_is_renamed_verifies_the_row_of_the_new_name(
     race, people, level, what
 ):
     with race.connect() as conn:
-        (match,) = match_ids(conn, "EMG411", "KEMEISING")
-    second = set_confirmed(match, True)
+        match = match_id(conn, "EMG411", "KEMEISING")
+    second = confirming(match, True)
     error = play(race, level, rename(what), second)
     check_outcome(race, level, error, second)
     with race.connect() as conn:
@@ -315,14 +234,14 @@ def test_a_match_confirmed_while_its_product_or_supplier_is_renamed_verifies_the
 
 
 @pytest.mark.parametrize("what", RENAMES)
-@level_param(RC, RR, SER)
+@levels(RC, RR, SER)
 def test_a_product_or_supplier_renamed_while_its_match_is_being_confirmed_verifies_the_row_of_the_new_name(
     race, people, level, what
 ):
     with race.connect() as conn:
-        (match,) = match_ids(conn, "EMG411", "KEMEISING")
+        match = match_id(conn, "EMG411", "KEMEISING")
     second = rename(what)
-    error = play(race, level, set_confirmed(match, True), second)
+    error = play(race, level, confirming(match, True), second)
     check_outcome(race, level, error, second)
     with race.connect() as conn:
         assert sheet(conn, *RENAMES[what][1])[:2] == (True, SYNC)
@@ -376,9 +295,9 @@ def test_two_multi_row_unconfirms_over_the_same_pairs_in_opposite_orders_do_not_
         gate.execute("SELECT pg_catalog.pg_advisory_lock(%s)", (GATE_KEY,))
         a = Background(session(stack, race, RC, "vt-gated"), unconfirm([a1, a2]))
         b = Background(session(stack, race, RC, "vt-gated"), unconfirm([b2, b1]))
-        a.thread.start()
-        b.thread.start()
-        assert wait_until_waiting(gate, [a.pid, b.pid], [a.thread, b.thread], locktype="advisory")
+        a.start()
+        b.start()
+        assert wait_until_waiting(gate, [a.pid, b.pid], [a, b], locktype="advisory")
         gate.execute("SELECT pg_catalog.pg_advisory_unlock(%s)", (GATE_KEY,))
         errors_seen = [a.finish(), b.finish()]
     assert errors_seen == [None, None]
@@ -393,7 +312,7 @@ def test_a_sheet_rename_and_an_unconfirm_of_the_same_pair_do_not_deadlock(race, 
     starts; an unconfirm of one of their pairs holds the pair's lock and then needs one
     of the rows. Neither may fail with a deadlock."""
     with race.connect() as conn:
-        (match,) = match_ids(conn, "BMX136", "XINRUI")
+        match = match_id(conn, "BMX136", "XINRUI")
         install_gate(conn, "product_supplier_sheets")
 
     def rename_in_sheets(c):
@@ -405,9 +324,9 @@ def test_a_sheet_rename_and_an_unconfirm_of_the_same_pair_do_not_deadlock(race, 
         gate = stack.enter_context(race.connect())
         gate.execute("SELECT pg_catalog.pg_advisory_lock(%s)", (GATE_KEY,))
         renamer = Background(session(stack, race, RC, "vt-gated"), rename_in_sheets)
-        renamer.thread.start()
-        assert wait_until_waiting(gate, [renamer.pid], [renamer.thread], locktype="advisory")
-        confirmer = Background(session(stack, race, RC), set_confirmed(match, False))
+        renamer.start()
+        assert wait_until_waiting(gate, [renamer.pid], [renamer], locktype="advisory")
+        confirmer = Background(session(stack, race, RC), confirming(match, False))
         confirmer.start_and_wait_until_blocked(gate)
         gate.execute("SELECT pg_catalog.pg_advisory_unlock(%s)", (GATE_KEY,))
         errors_seen = [renamer.finish(), confirmer.finish()]
@@ -415,3 +334,118 @@ def test_a_sheet_rename_and_an_unconfirm_of_the_same_pair_do_not_deadlock(race, 
     with race.connect() as conn:
         assert sheet(conn, "BMX136", "XINRUI-CN")[:2] == (False, None)
         assert_rule(conn, people)
+
+
+# --- what REPEATABLE READ can and cannot guarantee --------------------------------------
+
+def two_pairs(conn, same_bucket: bool):
+    """Two pairs of new SKUs with supplier XINRUI whose buckets are equal (or differ)."""
+    row = conn.execute(
+        "SELECT a.sku, b.sku FROM generate_series(1, 2000) AS i"
+        " CROSS JOIN LATERAL (SELECT 'RRA' || i AS sku) AS a"
+        " CROSS JOIN LATERAL (SELECT 'RRB' || j AS sku FROM generate_series(1, 2000) AS j) AS b"
+        " WHERE (app.verify_triggers_bucket(a.sku, 'XINRUI') = app.verify_triggers_bucket(b.sku, 'XINRUI'))"
+        " = %s LIMIT 1",
+        (same_bucket,),
+    ).fetchone()
+    pairs = []
+    for sku in row:
+        conn.execute("INSERT INTO app.products (sku) VALUES (%s)", (sku,))
+        match = add_match(conn, sku, "XINRUI", confirmed=False)
+        conn.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name) VALUES (%s, 'XINRUI')", (sku,))
+        pairs.append((sku, match))
+    return pairs
+
+
+def rr_session(stack, database):
+    """A REPEATABLE READ transaction whose snapshot is taken now."""
+    conn = session(stack, database, RR)
+    conn.execute("SELECT count(*) FROM app.supplier_products").fetchone()  # the snapshot
+    return conn
+
+
+def test_repeatable_read_snapshot_older_than_a_sync_of_another_pair_in_its_bucket_gets_40001(conn, installed):
+    (sku_a, match_a), (sku_b, match_b) = two_pairs(conn, same_bucket=True)
+    with ExitStack() as stack:
+        b = rr_session(stack, installed)
+        set_confirmed(conn, match_a, True)  # commits: a sync of bucket k after B's snapshot
+        with pytest.raises(errors.SerializationFailure):
+            set_confirmed(b, match_b, True)  # an unrelated pair, same bucket
+        b.rollback()
+        set_confirmed(b, match_b, True)  # the application's retry, with a fresh snapshot
+        b.commit()
+    assert sheet(conn, sku_a, "XINRUI")[:2] == sheet(conn, sku_b, "XINRUI")[:2] == (True, SYNC)
+    assert_rule(conn)
+
+
+def test_repeatable_read_snapshot_older_than_a_sync_of_another_bucket_commits(conn, installed):
+    (sku_a, match_a), (sku_b, match_b) = two_pairs(conn, same_bucket=False)
+    with ExitStack() as stack:
+        b = rr_session(stack, installed)
+        set_confirmed(conn, match_a, True)
+        set_confirmed(b, match_b, True)
+        b.commit()
+    assert sheet(conn, sku_b, "XINRUI")[:2] == (True, SYNC)
+    assert_rule(conn)
+
+
+@pytest.mark.parametrize("rename", [
+    "UPDATE app.suppliers SET name = 'WANKE-CN' WHERE name = 'WANKE'",
+    "UPDATE app.products SET sku = 'EMG411-B' WHERE sku = 'EMG411'",
+    "DELETE FROM app.products WHERE sku = 'EMG411'",
+], ids=["supplier_rename", "product_rename", "product_delete"])
+def test_repeatable_read_snapshot_older_than_any_rename_or_delete_gets_40001_for_every_pair(
+        conn, installed, rename):
+    (sku_a, match_a), _ = two_pairs(conn, same_bucket=False)
+    with ExitStack() as stack:
+        b = rr_session(stack, installed)
+        conn.execute(rename)  # unrelated to sku_a, but it re-derives every pair
+        with pytest.raises(errors.SerializationFailure):
+            set_confirmed(b, match_a, True)
+        b.rollback()
+        set_confirmed(b, match_a, True)
+        b.commit()
+    assert sheet(conn, sku_a, "XINRUI")[:2] == (True, SYNC)
+    assert_rule(conn)
+
+
+def test_repeatable_read_conflicting_writer_is_refused_not_wrong_for_a_sheet_import(conn, installed):
+    """B imports a sheet row for a pair A confirms after B's snapshot: B's sync would see
+    the pair unconfirmed; it must fail rather than leave the row unverified."""
+    (sku_a, match_a), _ = two_pairs(conn, same_bucket=False)
+    conn.execute("DELETE FROM app.product_supplier_sheets WHERE sku = %s", (sku_a,))
+    with ExitStack() as stack:
+        b = rr_session(stack, installed)
+        set_confirmed(conn, match_a, True)
+        with pytest.raises(errors.SerializationFailure):
+            b.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name) VALUES (%s, 'XINRUI')",
+                      (sku_a,))
+        b.rollback()
+    assert drift(conn) == []
+
+
+def test_two_multi_statement_transactions_confirming_two_pairs_in_opposite_orders_may_deadlock(conn, installed):
+    """Each statement locks its pair's bucket until commit, so A: X then Y and B: Y then X
+    is a lock cycle: PostgreSQL aborts one with 40P01, the other commits, the retry
+    succeeds, and the rule holds throughout."""
+    (sku_x, match_x), (sku_y, match_y) = two_pairs(conn, same_bucket=False)
+
+    with ExitStack() as stack:
+        a, b = session(stack, installed, RR), session(stack, installed, RR)
+        set_confirmed(a, match_x, True)  # A holds bucket(X)
+        set_confirmed(b, match_y, True)  # B holds bucket(Y)
+        background = Background(a, confirming(match_y, True))
+        assert background.start_and_wait_until_blocked(conn)  # A waits for bucket(Y)
+        error_b = None
+        try:
+            set_confirmed(b, match_x, True)  # B waits for bucket(X): a cycle
+            b.commit()
+        except psycopg.Error as exc:
+            error_b = exc
+            b.rollback()
+        error_a = background.finish()
+        outcomes = sorted(type(e).__name__ for e in (error_a, error_b) if e is not None)
+        assert outcomes == ["DeadlockDetected"], (error_a, error_b)
+        if error_a is not None:
+            a.rollback()
+    assert_rule(conn)

@@ -1,12 +1,12 @@
-"""Least privilege and search_path safety (issue 5, section 5).
+"""Least privilege and search_path safety: who writes cannot break the sync.
 
-test_sync_write_paths.py already shows a role with DML rights confirming through SET ROLE
-and look-alike tables on a session's search_path. Here: an application role that logs in
-with only SELECT/INSERT/UPDATE/DELETE on the four tables (USAGE on the schema and its
-sequences) drives every write path and can run ``check``; a hostile role owning
-same-named functions, an operator and tables on its search_path cannot hijack the
-trigger; and ``verify-triggers upgrade`` run by a role that does not own the tables fails
-with one line naming the problem.
+An application role that logs in with only SELECT/INSERT/UPDATE/DELETE on the four tables
+(USAGE on the schema and its sequences) drives every write path and, with SELECT on the
+version table, can run ``check``; a hostile role owning same-named functions, an operator and
+tables on its search_path cannot hijack the trigger; every sync function pins its
+search_path; and ``verify-triggers upgrade`` run by a role that does not own the tables
+fails with one line naming the problem and installs nothing. (A session's own hostile
+search_path and SET ROLE are in test_rule_on_every_write_path.py.)
 """
 
 import os
@@ -16,36 +16,13 @@ import pytest
 from psycopg import sql
 
 from clirun import assert_one_line_error, subprocess_run
-from rule import assert_rule, people_verifications, sheet
-
-TABLES = ["suppliers", "products", "supplier_products", "product_supplier_sheets"]
+from rule import SYNC, assert_rule, people_verifications, sheet
 
 
-def role_url(pg_server, dbname, role):
-    server_url = pg_server.url(dbname)
-    return server_url.replace(f"{pg_server.user}@", f"{role}@", 1)
-
-
-@pytest.fixture
-def app_role(installed, pg_server):
-    role = f"vt_app_{os.getpid()}_{installed.name}"
-    ident = sql.Identifier(role)
-    with installed.connect() as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA app TO {}").format(ident))
-        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
-            sql.SQL(", ").join(sql.Identifier("app", t) for t in TABLES), ident))
-        conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA app TO {}").format(ident))
-    yield role
-    with installed.connect() as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
-        conn.execute(sql.SQL("DROP ROLE {}").format(ident))
-
-
-def test_an_application_role_with_only_dml_rights_drives_every_write_path(installed, pg_server, app_role):
+def test_an_application_role_with_only_dml_rights_drives_every_write_path(installed, app_role):
     with installed.connect() as admin:
         people = people_verifications(admin)
-    with psycopg.connect(role_url(pg_server, installed.name, app_role), autocommit=True) as app:
+    with psycopg.connect(installed.url(user=app_role), autocommit=True) as app:
         assert app.execute("SELECT current_user").fetchone()[0] == app_role
         app.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE supplier_id ="
                     " (SELECT id FROM app.suppliers WHERE name = 'WANKE')")
@@ -54,7 +31,7 @@ def test_an_application_role_with_only_dml_rights_drives_every_write_path(instal
                     " SELECT su.id, p.id, true FROM app.products p, app.suppliers su"
                     " WHERE p.sku = 'NEW1' AND su.name = 'PAREK'")
         app.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name) VALUES ('NEW1', 'PAREK')")
-        assert sheet(app, "NEW1", "PAREK")[:2] == (True, "verify-triggers")
+        assert sheet(app, "NEW1", "PAREK")[:2] == (True, SYNC)
         app.execute("UPDATE app.products SET sku = 'NEW2' WHERE sku = 'NEW1'")  # takes the epoch
         assert sheet(app, "NEW1", "PAREK") == (False, None, None)
         app.execute("UPDATE app.suppliers SET name = 'XINRUI-2' WHERE name = 'XINRUI'")
@@ -62,7 +39,7 @@ def test_an_application_role_with_only_dml_rights_drives_every_write_path(instal
         app.execute("DELETE FROM app.suppliers WHERE name = 'KEMEISING'")
         assert sheet(app, "AUR516", "KEMEISING") == (False, None, None)
         app.execute("UPDATE app.product_supplier_sheets SET is_verified = false WHERE sku = 'AUR516'")
-        assert sheet(app, "AUR516", "WANKE")[:2] == (True, "verify-triggers")
+        assert sheet(app, "AUR516", "WANKE")[:2] == (True, SYNC)
         # the sync's own objects stay out of its reach
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app.execute("UPDATE app.verify_triggers_lock SET generation = 0")
@@ -70,7 +47,7 @@ def test_an_application_role_with_only_dml_rights_drives_every_write_path(instal
             app.execute("SELECT app.verify_triggers_sync(NULL)")
         assert_rule(app, people)
     # check reads the applied revision: a monitor needs SELECT on verify_triggers_version too
-    url = role_url(pg_server, installed.name, app_role)
+    url = installed.url(user=app_role)
     assert_one_line_error(subprocess_run("--database-url", url, "check"), 2,
                           "permission denied for table verify_triggers_version")
     with installed.connect() as admin:
@@ -119,11 +96,11 @@ def hostile_role(app_role, installed):
 
 
 def test_a_role_owning_look_alike_functions_operators_and_tables_cannot_hijack_the_trigger(
-        installed, pg_server, hostile_role):
+        installed, hostile_role):
     role, evil = hostile_role
     with installed.connect() as admin:
         people = people_verifications(admin)
-    with psycopg.connect(role_url(pg_server, installed.name, role), autocommit=True) as app:
+    with psycopg.connect(installed.url(user=role), autocommit=True) as app:
         assert app.execute("SHOW search_path").fetchone()[0].startswith(evil)
         # the look-alikes are live in this session: unqualified calls reach them
         with pytest.raises(psycopg.errors.RaiseException, match="hijacked"):
@@ -144,17 +121,29 @@ def test_a_role_owning_look_alike_functions_operators_and_tables_cannot_hijack_t
         assert app.execute("SELECT count(*) FROM pg_temp.product_supplier_sheets").fetchone()[0] == 0
     with installed.connect() as admin:
         assert sheet(admin, "AUR516", "WANKE") == (False, None, None)  # product deleted
-        assert sheet(admin, "EMG411", "KEMEISING")[:2] == (True, "verify-triggers")
+        assert sheet(admin, "EMG411", "KEMEISING")[:2] == (True, SYNC)
         assert sheet(admin, "EMG411", "WANKE") == (False, None, None)  # no match
         assert sheet(admin, "BMX136", "PAREK") == (False, None, None)  # renamed away
         assert_rule(admin, people)
+
+
+def test_every_sync_function_pins_its_search_path(conn):
+    functions = conn.execute(
+        "SELECT p.proname, p.proconfig FROM pg_catalog.pg_proc p"
+        " JOIN pg_catalog.pg_language l ON l.oid = p.prolang"
+        " WHERE p.proname LIKE 'verify\\_triggers%' AND l.lanname = 'plpgsql'"
+    ).fetchall()
+    assert functions
+    unpinned = [name for name, config in functions
+                if not any(setting.startswith("search_path=") for setting in config or [])]
+    assert unpinned == []
 
 
 # --- the migration's own privileges ----------------------------------------------------------
 
 
 @pytest.fixture
-def migration_role(seeded, pg_server):
+def migration_role(seeded):
     """A role that may create in the schema but owns none of the four tables."""
     role = f"vt_deployer_{os.getpid()}"
     ident = sql.Identifier(role)
@@ -169,11 +158,11 @@ def migration_role(seeded, pg_server):
 
 
 def test_upgrade_by_a_role_that_does_not_own_the_tables_fails_in_one_line_and_installs_nothing(
-        seeded, pg_server, migration_role):
-    result = subprocess_run("--database-url", role_url(pg_server, seeded.name, migration_role), "upgrade")
+        seeded, migration_role):
+    result = subprocess_run("--database-url", seeded.url(user=migration_role), "upgrade")
     assert_one_line_error(result, 2)
     line = result.err_lines[0]
-    assert line == "verify-triggers: must be owner of table supplier_products", line
+    assert line == "verify-triggers: database error: must be owner of table supplier_products", line
     with seeded.connect() as conn:
         # Alembic creates its (empty) version table before the revision fails; nothing else stays
         assert conn.execute("SELECT count(*) FROM app.verify_triggers_version").fetchone()[0] == 0

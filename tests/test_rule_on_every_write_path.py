@@ -1,4 +1,4 @@
-"""Every write path keeps the rule (issue 2, section 5).
+"""Every write path keeps the rule.
 
 Each test starts from the seed with the sync installed (so reconciled), plus a few rows
 that make the paths interesting: a pair with two confirmed matches, verifications made by
@@ -11,63 +11,22 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from psycopg import sql
 
+from helpers import (
+    SYNC,
+    add_match,
+    add_sheet,
+    assert_took_no_sync_lock,
+    match_ids,
+    product_id,
+    set_confirmed,
+    supplier_id,
+)
+from helpers import verification as state
 from rule import assert_rule, people_verifications, sheet
 
-SYNC = "verify-triggers"
 ALICE_AT = dt.datetime(2025, 10, 15, 1, 35, tzinfo=dt.timezone(dt.timedelta(hours=3)))
-
-
-def ids(conn, table: str, column: str, value: str) -> int:
-    return conn.execute(f"SELECT id FROM app.{table} WHERE {column} = %s", (value,)).fetchone()[0]
-
-
-def product(conn, sku: str) -> int:
-    return ids(conn, "products", "sku", sku)
-
-
-def supplier(conn, name: str) -> int:
-    return conn.execute("SELECT min(id) FROM app.suppliers WHERE name = %s", (name,)).fetchone()[0]
-
-
-def matches(conn, sku: str, supplier_name: str) -> list[int]:
-    """supplier_products ids joined to the pair, oldest first."""
-    return [
-        r[0]
-        for r in conn.execute(
-            "SELECT sp.id FROM app.supplier_products sp"
-            " JOIN app.products p ON p.id = sp.local_product_id"
-            " JOIN app.suppliers su ON su.id = sp.supplier_id"
-            " WHERE p.sku = %s AND su.name = %s ORDER BY sp.id",
-            (sku, supplier_name),
-        )
-    ]
-
-
-def set_confirmed(conn, match_ids, value: bool) -> None:
-    conn.execute(
-        "UPDATE app.supplier_products SET manual_confirmed = %s,"
-        " confirmed_at = CASE WHEN %s THEN now() END WHERE id = ANY(%s)",
-        (value, value, list(match_ids)),
-    )
-
-
-def add_match(conn, sku: str, supplier_name: str, confirmed: bool) -> int:
-    return conn.execute(
-        "INSERT INTO app.supplier_products (supplier_id, local_product_id, supplier_product_name,"
-        " supplier_price, manual_confirmed) VALUES (%s, %s, 'listing', 9.90, %s) RETURNING id",
-        (supplier(conn, supplier_name), product(conn, sku), confirmed),
-    ).fetchone()[0]
-
-
-def add_sheet(conn, sku: str, supplier_name: str, **columns) -> int:
-    columns = {"sku": sku, "supplier_name": supplier_name, "price_cny": 10, **columns}
-    names = ", ".join(columns)
-    marks = ", ".join(["%s"] * len(columns))
-    return conn.execute(
-        f"INSERT INTO app.product_supplier_sheets ({names}) VALUES ({marks}) RETURNING id",
-        list(columns.values()),
-    ).fetchone()[0]
 
 
 def sync_stamped(conn) -> int:
@@ -75,11 +34,6 @@ def sync_stamped(conn) -> int:
     return conn.execute(
         "SELECT count(*) FROM app.product_supplier_sheets WHERE verified_by = %s", (SYNC,)
     ).fetchone()[0]
-
-
-def state(conn, sku: str, supplier_name: str) -> tuple:
-    """(is_verified, verified_by) of one sheet row."""
-    return sheet(conn, sku, supplier_name)[:2]
 
 
 @pytest.fixture
@@ -118,7 +72,7 @@ def people(world):
 def test_confirming_a_match_verifies_its_row_with_the_sync_stamp(world, people):
     assert state(world, "AUR516", "WANKE") == (False, None)
     with world.transaction():
-        set_confirmed(world, matches(world, "AUR516", "WANKE"), True)
+        set_confirmed(world, match_ids(world, "AUR516", "WANKE"), True)
         tx_now = world.execute("SELECT now()").fetchone()[0]
     assert sheet(world, "AUR516", "WANKE") == (True, SYNC, tx_now)
     assert_rule(world, people)
@@ -126,13 +80,13 @@ def test_confirming_a_match_verifies_its_row_with_the_sync_stamp(world, people):
 
 def test_unconfirming_the_only_match_unverifies_the_row_the_sync_verified(world, people):
     assert state(world, "BMX136", "XINRUI") == (True, SYNC)
-    set_confirmed(world, matches(world, "BMX136", "XINRUI"), False)
+    set_confirmed(world, match_ids(world, "BMX136", "XINRUI"), False)
     assert sheet(world, "BMX136", "XINRUI") == (False, None, None)
     assert_rule(world, people)
 
 
 def test_unconfirming_one_of_two_matches_keeps_the_row_verified(world, people):
-    first, second = matches(world, "BMX136", "PAREK")
+    first, second = match_ids(world, "BMX136", "PAREK")
     set_confirmed(world, [first], False)
     assert state(world, "BMX136", "PAREK") == (True, SYNC)
     assert_rule(world, people)
@@ -150,10 +104,10 @@ def test_one_statement_confirming_and_unconfirming_many_matches_keeps_the_rule(w
 
 
 def test_rematching_a_confirmed_match_moves_the_verification_to_the_new_product(world, people):
-    (match,) = matches(world, "BMX136", "XINRUI")
+    (match,) = match_ids(world, "BMX136", "XINRUI")
     world.execute(
         "UPDATE app.supplier_products SET local_product_id = %s WHERE id = %s",
-        (product(world, "EMG411"), match),
+        (product_id(world, "EMG411"), match),
     )
     assert sheet(world, "BMX136", "XINRUI") == (False, None, None)
     assert state(world, "EMG411", "XINRUI") == (True, SYNC)
@@ -161,17 +115,17 @@ def test_rematching_a_confirmed_match_moves_the_verification_to_the_new_product(
 
 
 def test_unlinking_a_confirmed_match_from_its_product_unverifies_the_row(world, people):
-    (match,) = matches(world, "BMX136", "XINRUI")
+    (match,) = match_ids(world, "BMX136", "XINRUI")
     world.execute("UPDATE app.supplier_products SET local_product_id = NULL WHERE id = %s", (match,))
     assert state(world, "BMX136", "XINRUI") == (False, None)
     assert_rule(world, people)
 
 
 def test_moving_a_confirmed_match_to_another_supplier_moves_the_verification(world, people):
-    (match,) = matches(world, "BMX136", "XINRUI")
+    (match,) = match_ids(world, "BMX136", "XINRUI")
     world.execute(
         "UPDATE app.supplier_products SET supplier_id = %s WHERE id = %s",
-        (supplier(world, "WANKE"), match),
+        (supplier_id(world, "WANKE"), match),
     )
     assert state(world, "BMX136", "XINRUI") == (False, None)
     assert state(world, "BMX136", "WANKE") == (True, SYNC)
@@ -179,13 +133,13 @@ def test_moving_a_confirmed_match_to_another_supplier_moves_the_verification(wor
 
 
 def test_deleting_the_only_confirmed_match_unverifies_the_row(world, people):
-    world.execute("DELETE FROM app.supplier_products WHERE id = ANY(%s)", (matches(world, "BMX136", "XINRUI"),))
+    world.execute("DELETE FROM app.supplier_products WHERE id = ANY(%s)", (match_ids(world, "BMX136", "XINRUI"),))
     assert state(world, "BMX136", "XINRUI") == (False, None)
     assert_rule(world, people)
 
 
 def test_deleting_one_of_two_confirmed_matches_keeps_the_row_verified(world, people):
-    first, _ = matches(world, "BMX136", "PAREK")
+    first, _ = match_ids(world, "BMX136", "PAREK")
     world.execute("DELETE FROM app.supplier_products WHERE id = %s", (first,))
     assert state(world, "BMX136", "PAREK") == (True, SYNC)
     assert_rule(world, people)
@@ -230,11 +184,20 @@ def test_truncating_supplier_products_unverifies_only_the_rows_the_sync_verified
     assert_rule(world, people)
 
 
-def test_updating_unrelated_match_columns_changes_no_verification(world, people):
+UNRELATED_WRITES = [
+    ("app.supplier_products",
+     "UPDATE app.supplier_products SET supplier_price = supplier_price + 1, updated_at = now()"),
+    ("app.products", "UPDATE app.products SET stock_quantity = stock_quantity + 1, updated_at = now()"),
+    ("app.suppliers", "UPDATE app.suppliers SET contact_email = 'sales@example.com'"),
+]
+
+
+def test_updating_unrelated_match_columns_changes_no_verification_and_takes_no_sync_lock(world, people):
     before = world.execute("SELECT * FROM app.product_supplier_sheets ORDER BY id").fetchall()
-    world.execute("UPDATE app.supplier_products SET supplier_price = supplier_price + 1, updated_at = now()")
-    world.execute("UPDATE app.products SET stock_quantity = stock_quantity + 1, updated_at = now()")
-    world.execute("UPDATE app.suppliers SET contact_email = 'sales@example.com'")
+    for table, statement in UNRELATED_WRITES:
+        with world.transaction():
+            world.execute(statement)
+            assert_took_no_sync_lock(world, written=table)
     after = world.execute("SELECT * FROM app.product_supplier_sheets ORDER BY id").fetchall()
     assert after == before
     assert_rule(world, people)
@@ -351,7 +314,7 @@ def test_un_verifying_a_confirmed_pairs_row_directly_is_corrected(world, people)
 
 
 def test_un_verifying_a_confirmed_pairs_row_verified_by_a_person_is_corrected(world, people):
-    set_confirmed(world, matches(world, "MAN001", "XINRUI"), True)
+    set_confirmed(world, match_ids(world, "MAN001", "XINRUI"), True)
     world.execute(
         "UPDATE app.product_supplier_sheets SET is_verified = false"
         " WHERE sku = 'MAN001' AND supplier_name = 'XINRUI'"
@@ -443,9 +406,9 @@ def test_inactive_sheet_rows_follow_the_rule_too(world, people):
     world.execute(
         "UPDATE app.product_supplier_sheets SET is_active = false WHERE sku = 'AUR516' AND supplier_name = 'WANKE'"
     )
-    set_confirmed(world, matches(world, "AUR516", "WANKE"), True)
+    set_confirmed(world, match_ids(world, "AUR516", "WANKE"), True)
     assert state(world, "AUR516", "WANKE") == (True, SYNC)
-    set_confirmed(world, matches(world, "AUR516", "WANKE"), False)
+    set_confirmed(world, match_ids(world, "AUR516", "WANKE"), False)
     assert state(world, "AUR516", "WANKE") == (False, None)
     add_match(world, "EMG411", "KEMEISING", confirmed=True)
     add_sheet(world, "EMG411", "KEMEISING", is_active=False)
@@ -461,15 +424,15 @@ def test_a_verified_row_keeps_its_own_stamp_when_a_second_match_confirms(world, 
     assert stamp[:2] == (True, SYNC)
     add_match(world, "BMX136", "XINRUI", confirmed=True)
     assert sheet(world, "BMX136", "XINRUI") == stamp
-    first, _ = matches(world, "BMX136", "XINRUI")
+    first, _ = match_ids(world, "BMX136", "XINRUI")
     set_confirmed(world, [first], False)
     assert sheet(world, "BMX136", "XINRUI") == stamp
     assert_rule(world, people)
 
 
 def test_a_row_verified_by_a_person_keeps_their_stamp_when_its_pair_is_confirmed(world, people):
-    set_confirmed(world, matches(world, "MAN001", "XINRUI"), True)
-    set_confirmed(world, matches(world, "MAN001", "PAREK"), True)
+    set_confirmed(world, match_ids(world, "MAN001", "XINRUI"), True)
+    set_confirmed(world, match_ids(world, "MAN001", "PAREK"), True)
     assert sheet(world, "MAN001", "XINRUI") == (True, "alice", ALICE_AT)
     assert sheet(world, "MAN001", "PAREK") == (True, None, None)
     assert_rule(world, people)
@@ -477,28 +440,28 @@ def test_a_row_verified_by_a_person_keeps_their_stamp_when_its_pair_is_confirmed
 
 def test_verifications_made_by_people_survive_their_pair_being_unconfirmed(world, people):
     for supplier_name in ("XINRUI", "PAREK"):
-        set_confirmed(world, matches(world, "MAN001", supplier_name), True)
-        set_confirmed(world, matches(world, "MAN001", supplier_name), False)
-    world.execute("DELETE FROM app.supplier_products WHERE local_product_id = %s", (product(world, "MAN001"),))
+        set_confirmed(world, match_ids(world, "MAN001", supplier_name), True)
+        set_confirmed(world, match_ids(world, "MAN001", supplier_name), False)
+    world.execute("DELETE FROM app.supplier_products WHERE local_product_id = %s", (product_id(world, "MAN001"),))
     assert sheet(world, "MAN001", "XINRUI") == (True, "alice", ALICE_AT)
     assert sheet(world, "MAN001", "PAREK") == (True, None, None)
     assert_rule(world, people)
 
 
 def test_verifications_made_by_people_survive_a_truncate_of_matches(world, people):
-    set_confirmed(world, matches(world, "MAN001", "XINRUI"), True)
+    set_confirmed(world, match_ids(world, "MAN001", "XINRUI"), True)
     world.execute("TRUNCATE app.supplier_products")
     assert sheet(world, "MAN001", "XINRUI") == (True, "alice", ALICE_AT)
     assert_rule(world, people)
 
 
 def test_verifications_made_by_people_survive_a_reinstall_and_its_reconciliation(world, people, installed):
-    set_confirmed(world, matches(world, "MAN001", "XINRUI"), True)
+    set_confirmed(world, match_ids(world, "MAN001", "XINRUI"), True)
     installed.downgrade()
     # Written while the sync is not installed: drift of both kinds.
     world.execute("UPDATE app.supplier_products SET manual_confirmed = false")
     world.execute("UPDATE app.supplier_products SET manual_confirmed = true WHERE id = ANY(%s)",
-                  (matches(world, "AUR516", "WANKE"),))
+                  (match_ids(world, "AUR516", "WANKE"),))
     installed.upgrade()
     assert state(world, "AUR516", "WANKE") == (True, SYNC)
     assert state(world, "BMX136", "XINRUI") == (False, None)
@@ -545,7 +508,7 @@ def test_renaming_one_of_two_suppliers_sharing_a_name_keeps_the_pair_confirmed(w
     twin = world.execute("INSERT INTO app.suppliers (name) VALUES ('XINRUI') RETURNING id").fetchone()[0]
     world.execute(
         "INSERT INTO app.supplier_products (supplier_id, local_product_id, manual_confirmed) VALUES (%s, %s, true)",
-        (twin, product(world, "BMX136")),
+        (twin, product_id(world, "BMX136")),
     )
     world.execute("UPDATE app.suppliers SET name = 'XINRUI-OLD' WHERE name = 'XINRUI' AND id <> %s", (twin,))
     assert state(world, "BMX136", "XINRUI") == (True, SYNC)
@@ -602,34 +565,26 @@ def test_a_session_with_a_hostile_search_path_still_syncs_correctly(world, peopl
     assert_rule(world, people)
 
 
-def test_an_application_role_without_rights_on_the_syncs_objects_can_confirm(world, people, installed):
-    role = f"vt_app_{installed.name}"
-    world.execute(f"CREATE ROLE {role} NOLOGIN")
+def test_an_application_role_without_rights_on_the_syncs_objects_can_confirm(world, people, app_role):
+    world.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(app_role)))
     try:
-        world.execute(f"GRANT USAGE ON SCHEMA app TO {role}")
-        world.execute(
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON app.suppliers, app.products,"
-            f" app.supplier_products, app.product_supplier_sheets TO {role}"
-        )
-        world.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA app TO {role}")
-        world.execute(f"SET ROLE {role}")
-        set_confirmed(world, matches(world, "AUR516", "WANKE"), True)
-        set_confirmed(world, matches(world, "BMX136", "XINRUI"), False)
+        set_confirmed(world, match_ids(world, "AUR516", "WANKE"), True)
+        set_confirmed(world, match_ids(world, "BMX136", "XINRUI"), False)
         add_sheet(world, "AUR516", "PAREK")
-        world.execute("RESET ROLE")
-        assert state(world, "AUR516", "WANKE") == (True, SYNC)
-        assert state(world, "BMX136", "XINRUI") == (False, None)
-        assert_rule(world, people)
     finally:
         world.execute("RESET ROLE")
-        world.execute(f"DROP OWNED BY {role}")
-        world.execute(f"DROP ROLE {role}")
+    assert state(world, "AUR516", "WANKE") == (True, SYNC)
+    assert state(world, "BMX136", "XINRUI") == (False, None)
+    assert_rule(world, people)
+
+
+# --- transactions ----------------------------------------------------------------------------
 
 
 def test_a_rolled_back_confirm_leaves_nothing_behind(world, people):
     with pytest.raises(psycopg.errors.RaiseException):
         with world.transaction():
-            set_confirmed(world, matches(world, "AUR516", "WANKE"), True)
+            set_confirmed(world, match_ids(world, "AUR516", "WANKE"), True)
             assert state(world, "AUR516", "WANKE") == (True, SYNC)
             world.execute("DO $$ BEGIN RAISE EXCEPTION 'the request failed'; END $$")
     assert state(world, "AUR516", "WANKE") == (False, None)
@@ -640,7 +595,7 @@ def test_a_confirm_inside_a_rolled_back_savepoint_is_undone_and_later_writes_sti
     with world.transaction():
         with pytest.raises(psycopg.errors.RaiseException):
             with world.transaction():
-                set_confirmed(world, matches(world, "AUR516", "WANKE"), True)
+                set_confirmed(world, match_ids(world, "AUR516", "WANKE"), True)
                 world.execute("DO $$ BEGIN RAISE EXCEPTION 'nested failure'; END $$")
         assert state(world, "AUR516", "WANKE") == (False, None)
         world.execute(
@@ -649,15 +604,3 @@ def test_a_confirm_inside_a_rolled_back_savepoint_is_undone_and_later_writes_sti
         )
         assert state(world, "BMX136", "XINRUI") == (True, SYNC)
     assert_rule(world, people)
-
-
-def test_every_sync_function_pins_its_search_path(world):
-    functions = world.execute(
-        "SELECT p.proname, p.proconfig FROM pg_catalog.pg_proc p"
-        " JOIN pg_catalog.pg_language l ON l.oid = p.prolang"
-        " WHERE p.proname LIKE 'verify\\_triggers%' AND l.lanname = 'plpgsql'"
-    ).fetchall()
-    assert functions
-    unpinned = [name for name, config in functions
-                if not any(setting.startswith("search_path=") for setting in config or [])]
-    assert unpinned == []
