@@ -6,23 +6,10 @@ import json
 import pytest
 from psycopg import sql
 
-from clirun import isolated_env, run  # noqa: F401
+from clirun import run, sheet_rows
+from helpers import match_id
 from verify_triggers import check as check_mod
 from verify_triggers import resources
-
-pytestmark = pytest.mark.usefixtures("isolated_env")
-
-
-def _match_id(conn, sku, supplier):
-    return conn.execute(
-        "SELECT sp.id FROM app.supplier_products sp JOIN app.products p ON p.id = sp.local_product_id"
-        " JOIN app.suppliers su ON su.id = sp.supplier_id WHERE p.sku = %s AND su.name = %s",
-        (sku, supplier)).fetchone()[0]
-
-
-def _sheets(conn):
-    return conn.execute("SELECT id, sku, supplier_name, is_verified, verified_by, verified_at"
-                        " FROM app.product_supplier_sheets ORDER BY id").fetchall()
 
 
 def test_seed_state_fails_with_four_rows_needing_sync(seeded, capsys):
@@ -48,7 +35,7 @@ def test_seed_state_fails_with_four_rows_needing_sync(seeded, capsys):
         for d in data["drift"]:
             assert d["is_verified"] is False and d["expected"] is True
             assert d["state"] == "NEEDS SYNC"
-            assert d["match_ids"] == [_match_id(conn, d["sku"], d["supplier_name"])]
+            assert d["match_ids"] == [match_id(conn, d["sku"], d["supplier_name"])]
     assert data["triggers"]["installed"] is False and data["triggers"]["healthy"] is False
 
 
@@ -68,8 +55,8 @@ def test_installed_passes(installed, capsys):
 def test_drift_written_while_a_trigger_was_disabled(installed, capsys):
     with installed.connect() as conn:
         conn.execute("ALTER TABLE app.supplier_products DISABLE TRIGGER verify_triggers_sp_update")
-        wanke = _match_id(conn, "AUR516", "WANKE")
-        parek = _match_id(conn, "BMX136", "PAREK")
+        wanke = match_id(conn, "AUR516", "WANKE")
+        parek = match_id(conn, "BMX136", "PAREK")
         conn.execute("UPDATE app.supplier_products SET manual_confirmed = NOT manual_confirmed"
                      " WHERE id IN (%s, %s)", (wanke, parek))
     result = run(capsys, "--database-url", installed.url(), "check")
@@ -104,6 +91,25 @@ def test_unhealthy_triggers_alone_fail_the_check(installed, capsys):
     assert data["summary"]["drift"] == 0 and data["ok"] is False
     assert any("replica-only" in p for p in data["problems"])
 
+
+
+@pytest.mark.parametrize("fixture", ["seeded", "installed"])
+def test_a_missing_column_is_an_unhealthy_install_with_the_fix(request, capsys, fixture):
+    database = request.getfixturevalue(fixture)
+    with database.connect() as conn:
+        conn.execute("ALTER TABLE app.product_supplier_sheets DROP COLUMN verified_at")
+    message = ("schema 'app' lacks column product_supplier_sheets.verified_at, which the sync needs:"
+               " restore it (a migration dropped or renamed it), then run verify-triggers upgrade")
+    result = run(capsys, "--database-url", database.url(), "check")
+    assert result.code == 1
+    assert result.err_lines == [f"verify-triggers: {message}"]
+    assert f"triggers: UNHEALTHY: {message}" in result.out
+    assert result.out.rstrip().splitlines()[-1].startswith("FAIL: ")
+    assert message in result.out.rstrip().splitlines()[-1]
+    data = run(capsys, "--database-url", database.url(), "check", "--format", "json").json()
+    assert data["ok"] is False
+    assert data["triggers"]["healthy"] is False
+    assert data["triggers"]["missing"] == ["column product_supplier_sheets.verified_at"]
 
 def test_a_persons_verification_without_a_match_is_manual_not_drift(installed, capsys):
     with installed.connect() as conn:
@@ -154,8 +160,8 @@ def test_diagnostics_say_why_a_confirmed_match_verifies_nothing(installed, capsy
         # a confirmed match without a local product
         conn.execute("INSERT INTO app.supplier_products (supplier_id, local_product_id, manual_confirmed)"
                      " SELECT su.id, NULL, true FROM app.suppliers su WHERE su.name = 'PAREK'")
-        kemeising = _match_id(conn, "EMG411", "KEMEISING")
-        xinrui = _match_id(conn, "AUR516", "XINRUI")
+        kemeising = match_id(conn, "EMG411", "KEMEISING")
+        xinrui = match_id(conn, "AUR516", "XINRUI")
     result = run(capsys, "--database-url", installed.url(), "check")
     assert result.code == 0, result.out  # diagnostics explain, they are not drift
     out = result.out
@@ -188,7 +194,7 @@ def test_sku_differing_by_case_is_diagnosed(installed, capsys):
 
 def test_a_hostile_sku_is_a_value_and_changes_nothing(installed, capsys):
     with installed.connect() as conn:
-        before = _sheets(conn)
+        before = sheet_rows(conn)
     for hostile in ("BMX136' OR '1'='1", "x'); DROP TABLE app.products; --", "%(skus)s", "{schema}"):
         result = run(capsys, "--database-url", installed.url(), "check", "--sku", hostile,
                      "--format", "json")
@@ -196,7 +202,7 @@ def test_a_hostile_sku_is_a_value_and_changes_nothing(installed, capsys):
         data = result.json()
         assert data["summary"]["checked"] == 0 and data["skus"] == [hostile]
     with installed.connect() as conn:
-        assert _sheets(conn) == before
+        assert sheet_rows(conn) == before
         assert conn.execute("SELECT count(*) FROM app.products").fetchone()[0] == 3
 
 

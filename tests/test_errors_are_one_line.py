@@ -118,21 +118,28 @@ def test_password_is_never_printed():
     assert "s3cret" not in result.err
 
 
-@pytest.mark.parametrize("verb", [["check"], ["status"], ["sync"], ["sync", "--dry-run"], ["upgrade"]])
-def test_missing_schema(seeded, verb):
-    result = subprocess_run("--database-url", seeded.url(), "--schema", "nosuch", *verb)
-    assert_one_line_error(result, 2, "schema 'nosuch' does not exist in this database")
+def test_missing_schema(seeded):
+    for verb in (["check"], ["status"], ["sync"], ["sync", "--dry-run"], ["upgrade"], ["current"]):
+        result = subprocess_run("--database-url", seeded.url(), "--schema", "nosuch", *verb)
+        assert_one_line_error(result, 2, "schema 'nosuch' does not exist in this database")
 
 
-def test_missing_tables_and_columns(db):
+def test_a_missing_table_or_column_is_a_finding_for_every_verb(db):
+    """Not an error: an unhealthy install (exit 1) whose one line names what is missing and
+    says to restore it, then run verify-triggers upgrade."""
     with db.connect() as conn:
         conn.execute("CREATE SCHEMA empty")
         conn.execute("ALTER TABLE app.product_supplier_sheets DROP COLUMN verified_at")
+    fix = ", which the sync needs: restore it (a migration dropped or renamed it), then run verify-triggers upgrade"
     result = subprocess_run("--database-url", db.url(), "--schema", "empty", "check")
-    assert_one_line_error(result, 2, "schema 'empty' lacks table product_supplier_sheets, table products")
-    for verb in (["check"], ["status"], ["sync"], ["upgrade"]):
+    assert_one_line_error(result, 1, "schema 'empty' lacks table product_supplier_sheets, table products,"
+                                     " table supplier_products, table suppliers" + fix)
+    for verb in (["check"], ["status"], ["sync"], ["sync", "--dry-run"], ["upgrade"]):
         result = subprocess_run("--database-url", db.url(), *verb)
-        assert_one_line_error(result, 2, "schema 'app' lacks column product_supplier_sheets.verified_at")
+        assert_one_line_error(result, 1, "schema 'app' lacks column product_supplier_sheets.verified_at" + fix)
+    with db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'verify\\_triggers%'"
+                            ).fetchone()[0] == 0
 
 
 def test_not_installed(seeded):
@@ -211,3 +218,39 @@ def test_a_hostile_schema_name_is_an_identifier(installed):
         assert_one_line_error(result, 2, "does not exist in this database")
     with installed.connect() as conn:
         assert conn.execute("SELECT count(*) FROM app.products").fetchone()[0] == 3
+
+
+@pytest.fixture
+def writer_role(seeded, pg_server):
+    """A role that may read and write the tables but owns none of them."""
+    role = f"vt_writer_{os.getpid()}"
+    ident = sql.Identifier(role)
+    with seeded.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+        conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA app TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA app TO {}").format(ident))
+    try:
+        yield role, _url(pg_server, seeded.name, role)
+    finally:
+        with seeded.connect() as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+            conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+
+
+def test_a_database_error_is_worded_with_the_servers_message(writer_role, seeded):
+    _, url = writer_role
+    result = subprocess_run("--database-url", url, "upgrade")
+    assert_one_line_error(result, 2, "database error: must be owner of table supplier_products")
+    assert result.err_lines == ["verify-triggers: database error: must be owner of table supplier_products"]
+    with seeded.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'verify\\_triggers%'"
+                            ).fetchone()[0] == 0
+
+
+def test_a_role_without_usage_on_the_schema_is_told_the_servers_reason(writer_role, seeded):
+    role, url = writer_role
+    with seeded.connect() as conn:
+        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA app FROM {}").format(sql.Identifier(role)))
+    for verb in (["check"], ["status"], ["sync"], ["upgrade"]):
+        result = subprocess_run("--database-url", url, *verb)
+        assert_one_line_error(result, 2, "database error: permission denied for schema app")

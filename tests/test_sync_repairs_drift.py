@@ -1,17 +1,11 @@
-"""`verify-triggers sync`: repairs drift by the rule through the installed function."""
+"""`verify-triggers sync`: repairs drift by the rule through the installed function, and
+never takes a person's verification away."""
 
 import pytest
 
-from clirun import isolated_env, run  # noqa: F401
+from clirun import run, sheet_rows
 from rule import drift, sheet
 from verify_triggers import sync as sync_mod
-
-pytestmark = pytest.mark.usefixtures("isolated_env")
-
-
-def _sheets(conn):
-    return conn.execute("SELECT id, sku, supplier_name, is_verified, verified_by, verified_at"
-                        " FROM app.product_supplier_sheets ORDER BY id").fetchall()
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def drifted(installed):
 
 def test_dry_run_shows_what_would_change_and_writes_nothing(drifted, capsys):
     with drifted.connect() as conn:
-        before = _sheets(conn)
+        before = sheet_rows(conn)
     result = run(capsys, "--database-url", drifted.url(), "sync", "--dry-run")
     assert result.code == 0, result.err
     assert "3 row(s) would change (nothing written):" in result.out
@@ -49,7 +43,7 @@ def test_dry_run_shows_what_would_change_and_writes_nothing(drifted, capsys):
     assert {(r["sku"], r["supplier_name"]) for r in data["would_change"]} == {
         ("BMX136", "XINRUI"), ("BMX136", "KEMEISING"), ("AUR516", "KEMEISING")}
     with drifted.connect() as conn:
-        assert _sheets(conn) == before
+        assert sheet_rows(conn) == before
 
 
 def test_sync_repairs_drift_and_keeps_a_persons_verification(drifted, capsys):
@@ -76,14 +70,14 @@ def test_sku_scopes_the_repair(drifted, capsys):
 
 def test_a_hostile_sku_changes_nothing(drifted, capsys):
     with drifted.connect() as conn:
-        before = _sheets(conn)
+        before = sheet_rows(conn)
     for hostile in ("BMX136' OR '1'='1", "x'); UPDATE app.product_supplier_sheets SET is_verified = true; --",
                     "BMX136%", "{schema}"):
         result = run(capsys, "--database-url", drifted.url(), "sync", "--sku", hostile)
         assert result.code == 0, result.err
         assert "0 row(s) changed" in result.out
     with drifted.connect() as conn:
-        assert _sheets(conn) == before
+        assert sheet_rows(conn) == before
         assert conn.execute("SELECT count(*) FROM app.products").fetchone()[0] == 3
 
 
