@@ -1,0 +1,175 @@
+"""Moving between revisions: each downgrade leaves exactly what a fresh install of the revision
+before it leaves, whether or not the application has the indexes the sync looks up with; an
+upgrade from any earlier revision rewrites no row and keeps the rule, before, during and after.
+"""
+
+import pytest
+
+from clirun import applied_versions, drop_host_indexes, sheet_versions
+from helpers import FIXTURES, load_sql, match_id, set_confirmed, verification
+from rule import SYNC, assert_rule, people_verifications, sheet
+
+HEAD = "0003"
+
+# The sync's own indexes at each revision, with the application's indexes (tests/fixtures/
+# schema.sql) and with none of them (only keys and unique constraints): written out here.
+OWN_INDEXES = {
+    ("0001", True): {"verify_triggers_sp_confirmed_idx", "verify_triggers_suppliers_name_idx"},
+    ("0001", False): {"verify_triggers_sp_confirmed_idx", "verify_triggers_suppliers_name_idx"},
+    ("0002", True): {"verify_triggers_suppliers_name_idx"},
+    ("0002", False): {"verify_triggers_suppliers_name_idx", "verify_triggers_sp_match_idx"},
+    ("0003", True): set(),
+    ("0003", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
+                      "verify_triggers_suppliers_name_idx"},
+}
+PREVIOUS = {"0002": "0001", "0003": "0002"}
+
+
+def catalog(conn, schema: str = "app") -> dict:
+    """Everything a migration can leave in ``schema``, as the server prints it back."""
+    functions = conn.execute(
+        """
+        SELECT p.proname, pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid),
+               p.proacl::text, obj_description(p.oid, 'pg_proc')
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = %s
+        ORDER BY 1, 2
+        """, (schema,)).fetchall()
+    triggers = conn.execute(
+        """
+        SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND NOT t.tgisinternal
+        ORDER BY 1, 2
+        """, (schema,)).fetchall()
+    indexes = conn.execute(
+        """
+        SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid, i.indisready
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s
+        ORDER BY 1
+        """, (schema,)).fetchall()
+    relations = conn.execute(
+        """
+        SELECT c.relname, c.relkind, c.reloptions, c.relacl::text, obj_description(c.oid, 'pg_class')
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND c.relkind IN ('r', 'S', 'v', 'm', 'p')
+        ORDER BY 1
+        """, (schema,)).fetchall()
+    return {"functions": functions, "triggers": triggers, "indexes": indexes, "relations": relations}
+
+
+def own_indexes(found: dict) -> set[str]:
+    return {r[0] for r in found["indexes"] if r[0].startswith("verify_triggers_") and r[0].endswith("_idx")}
+
+
+@pytest.mark.parametrize("application_indexes", [True, False],
+                         ids=["application-indexes", "no-application-indexes"])
+@pytest.mark.parametrize("revision", ["0002", "0003"])
+def test_a_downgrade_leaves_exactly_a_fresh_install_of_the_revision_before(seeded, make_db, revision,
+                                                                           application_indexes):
+    """Functions, triggers, indexes, tables and their options, ACLs and comments after
+    previous -> revision -> previous are those of a database upgraded straight to previous."""
+    previous = PREVIOUS[revision]
+    fresh = make_db()
+    for database in (seeded, fresh):
+        with database.connect() as conn:
+            if database is fresh:
+                load_sql(conn, FIXTURES / "seed.sql")
+            if not application_indexes:
+                assert drop_host_indexes(conn)
+    fresh.upgrade(previous)
+
+    seeded.upgrade(previous)
+    with seeded.connect() as conn:
+        at_previous = catalog(conn)
+    seeded.upgrade(revision)
+    with seeded.connect() as conn:
+        at_revision = catalog(conn)
+        assert applied_versions(conn) == [revision]
+    seeded.downgrade(previous)
+
+    with seeded.connect() as conn, fresh.connect() as reference:
+        after = catalog(conn)
+        assert applied_versions(conn) == [previous]
+        expected = catalog(reference)
+    # the upgrade did change things, so the comparison below compares something
+    assert at_revision != at_previous
+    assert own_indexes(at_previous) == OWN_INDEXES[(previous, application_indexes)]
+    assert own_indexes(at_revision) == OWN_INDEXES[(revision, application_indexes)]
+    for kind in ("functions", "triggers", "indexes", "relations"):
+        assert after[kind] == expected[kind], kind
+        assert after[kind] == at_previous[kind], kind
+    assert all(r[2] and r[3] for r in after["indexes"])  # valid and ready
+
+
+def test_what_0002_adds_over_0001(seeded):
+    seeded.upgrade("0001")
+    with seeded.connect() as conn:
+        at_0001 = catalog(conn)
+    seeded.upgrade("0002")
+    with seeded.connect() as conn:
+        at_0002 = catalog(conn)
+    added = {r[1] for r in at_0002["triggers"]} - {r[1] for r in at_0001["triggers"]}
+    assert added == {"verify_triggers_sp_changed", "verify_triggers_sheet_changed"}
+    assert {"verify_triggers_sync_one", "verify_triggers_never_called"} <= (
+        {r[0] for r in at_0002["functions"]} - {r[0] for r in at_0001["functions"]})
+
+
+def test_what_0003_adds_over_0002(seeded):
+    seeded.upgrade("0002")
+    with seeded.connect() as conn:
+        at_0002 = catalog(conn)
+    seeded.upgrade("0003")
+    with seeded.connect() as conn:
+        at_0003 = catalog(conn)
+    assert {r[0] for r in at_0003["relations"]} - {r[0] for r in at_0002["relations"]} == {
+        "verify_triggers_objects"}
+    # the same fourteen triggers, redefined
+    assert {r[1] for r in at_0003["triggers"]} == {r[1] for r in at_0002["triggers"]}
+    assert len(at_0003["triggers"]) == 14
+    assert at_0003["triggers"] != at_0002["triggers"]
+
+
+@pytest.mark.parametrize("start", ["0001", "0002"])
+def test_the_rule_holds_across_the_upgrade_from_an_earlier_revision_with_data(seeded, start):
+    seeded.upgrade(start)
+    with seeded.connect() as conn:
+        assert_rule(conn)
+        # writes at the earlier revision: a confirm, and a verification made by a person
+        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
+        conn.execute("UPDATE app.product_supplier_sheets SET is_verified = true, verified_by = 'alice',"
+                     " verified_at = '2025-10-15 01:35+03' WHERE sku = 'EMG411' AND supplier_name = 'WANKE'")
+        assert verification(conn, "AUR516", "WANKE") == (True, SYNC)
+        people = people_verifications(conn)
+        assert people
+        before = conn.execute("SELECT * FROM app.product_supplier_sheets ORDER BY id").fetchall()
+        versions_before = sheet_versions(conn)
+        assert_rule(conn, people)
+
+    seeded.upgrade()
+    with seeded.connect() as conn:
+        assert applied_versions(conn) == [HEAD]
+        # no row rewritten by the upgrade, every row still right
+        assert conn.execute("SELECT * FROM app.product_supplier_sheets ORDER BY id").fetchall() == before
+        assert sheet_versions(conn) == versions_before
+        assert_rule(conn, people)
+        # and head's triggers keep it: unconfirm what the earlier revision confirmed, confirm again
+        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), False)
+        assert sheet(conn, "AUR516", "WANKE") == (False, None, None)
+        set_confirmed(conn, match_id(conn, "BMX136", "PAREK"), False)
+        assert sheet(conn, "BMX136", "PAREK") == (False, None, None)
+        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
+        assert verification(conn, "AUR516", "WANKE") == (True, SYNC)
+        assert_rule(conn, people)
+
+    seeded.downgrade(start)
+    with seeded.connect() as conn:  # and the earlier revision's functions work again
+        assert applied_versions(conn) == [start]
+        set_confirmed(conn, match_id(conn, "BMX136", "PAREK"), True)
+        assert verification(conn, "BMX136", "PAREK") == (True, SYNC)
+        conn.execute("UPDATE app.products SET sku = 'AUR516-R' WHERE sku = 'AUR516'")
+        assert sheet(conn, "AUR516", "WANKE") == (False, None, None)
+        assert_rule(conn, people)
