@@ -1,26 +1,36 @@
-"""Installing and removing the sync on a database that keeps serving writes (issue 6).
+"""Installing, upgrading and removing the sync on a database that keeps serving writes.
 
-A writer confirms and unconfirms matches in a loop while an application transaction
-holds a supplier_products row open for several seconds: the upgrade waits for it in
-lock_timeout-bounded attempts instead of queueing every write behind its lock.
+A writer confirms and unconfirms matches in a loop while an application transaction holds a
+supplier_products row open for several seconds: the migration waits for it in
+lock_timeout-bounded attempts instead of queueing every write behind its lock, so no write
+waits longer than lock_timeout (plus scheduling noise), none fails, and no row drifts. This
+holds for a fresh install, for the upgrade to head from each earlier revision, and for the
+downgrades to 0002 and to base.
 """
 
-import random
 import threading
 import time
 
 import pytest
-from psycopg import errors
 
+from clirun import applied_versions, object_names
+from helpers import Writer
 from rule import drift
-from verify_triggers import manifest, migrations_api, resources
+from verify_triggers import resources
+from verify_triggers import target as targets
 from verify_triggers.errors import VerifyTriggersError
+from verify_triggers.migrate import commands
 
+HEAD = "0003"
 MATCHES = 200_000
 LOCK_TIMEOUT_S = 1.0
 HOLD_S = 4.0
 # Scheduling noise on a shared two-core machine, on top of one lock_timeout.
 MARGIN_S = 3.0
+PAUSE_S = 0.01
+TRIGGERS = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'verify\\_triggers\\_%'"
+INVALID_INDEXES = ("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                   " WHERE c.relname LIKE 'verify\\_triggers\\_%' AND NOT i.indisvalid")
 
 
 @pytest.fixture
@@ -38,41 +48,25 @@ def large(db):
             SELECT 'SKU' || p, 'SUP' || s, 10
             FROM generate_series(1, 50000) AS p, generate_series(1, 4) AS s;
             ANALYZE;
-            """.replace("%s", str(MATCHES))
-        )
+            """.replace("%s", str(MATCHES)))
     return db
 
 
-class Writer(threading.Thread):
-    """Confirms and unconfirms matches until stopped, timing every write."""
-
-    def __init__(self, database, ids):
-        super().__init__(daemon=True)
-        self.database, self.ids = database, ids
-        self.stop = threading.Event()
-        self.worst = 0.0
-        self.writes = 0
-        self.failures: list[str] = []
-
-    def run(self):
-        rng = random.Random(7)
-        with self.database.connect() as conn:
-            while not self.stop.is_set():
-                started = time.monotonic()
-                try:
-                    conn.execute(
-                        "UPDATE app.supplier_products SET manual_confirmed = NOT manual_confirmed"
-                        " WHERE id = %s",
-                        (rng.choice(self.ids),),
-                    )
-                except errors.Error as exc:  # any failed write is a finding
-                    self.failures.append(f"{type(exc).__name__}: {exc}")
-                self.worst = max(self.worst, time.monotonic() - started)
-                self.writes += 1
-                time.sleep(0.01)
+def config(database, **settings):
+    return commands.make_config(targets.resolve(database.url(), "app", **settings))
 
 
-def _hold_a_match_open(database, seconds, ended: threading.Event):
+def toggling(ids):
+    """A writer's draw: flip one match's manual_confirmed."""
+    def draw(rng):
+        match = rng.choice(ids)
+        return "toggle", lambda conn: conn.execute(
+            "UPDATE app.supplier_products SET manual_confirmed = NOT manual_confirmed WHERE id = %s",
+            (match,))
+    return draw
+
+
+def hold_a_match_open(database, seconds, ended: threading.Event):
     """An application transaction that holds a supplier_products row for a while."""
     with database.connect(autocommit=False) as conn:
         conn.execute("UPDATE app.supplier_products SET supplier_price = 11 WHERE id = 1")
@@ -81,82 +75,89 @@ def _hold_a_match_open(database, seconds, ended: threading.Event):
     ended.set()
 
 
-def _deploy_under_load(database, migrate):
-    writer = Writer(database, ids=list(range(2, 2000)))
+def deploy_under_load(database, migrate) -> tuple[float, int, bool]:
+    """Run ``migrate(config)`` while a writer writes and a transaction holds a row; returns the
+    longest any write took, the number of writes, and whether the migration outlasted the
+    holder. Every write must succeed: the writer retries nothing."""
+    writer = Writer(lambda: database.connect(autocommit=False), toggling(list(range(2, 2000))),
+                    seed=7, retry_on=(), pause_s=PAUSE_S)
     ended = threading.Event()
-    holder = threading.Thread(target=_hold_a_match_open, args=(database, HOLD_S, ended))
+    holder = threading.Thread(target=hold_a_match_open, args=(database, HOLD_S, ended))
     writer.start()
     holder.start()
     time.sleep(0.3)
-    config = migrations_api.make_config(database.url())
-    config.attributes["lock_timeout"] = f"{int(LOCK_TIMEOUT_S * 1000)}ms"
-    migrate(config)
+    migrate(config(database, lock_timeout=f"{int(LOCK_TIMEOUT_S * 1000)}ms"))
     finished_after_holder = ended.is_set()
     time.sleep(0.3)
-    writer.stop.set()
-    writer.join()
+    writer.stop()  # asserts that no write failed
     holder.join()
-    return writer, finished_after_holder
+    # from one commit to the next: the write itself plus the writer's pause
+    worst = max(b - a for a, b in zip(writer.done, writer.done[1:]))
+    return worst, writer.committed, finished_after_holder
 
 
-def test_upgrade_waits_out_a_long_transaction_without_stalling_writes(large):
-    writer, finished_after_holder = _deploy_under_load(large, migrations_api.upgrade)
+def assert_head_installed(database):
+    with database.connect() as conn:
+        assert drift(conn) == []
+        assert applied_versions(conn) == [HEAD]
+        assert conn.execute(TRIGGERS).fetchone()[0] == 14
+        assert conn.execute(INVALID_INDEXES).fetchone()[0] == 0
+        assert conn.execute("SELECT to_regclass('app.verify_triggers_objects')").fetchone()[0] is not None
 
-    assert finished_after_holder, "the triggers cannot be created while the row is held"
-    assert writer.failures == []
-    assert writer.writes > 50
-    assert writer.worst < LOCK_TIMEOUT_S + MARGIN_S, f"a write waited {writer.worst:.2f}s"
+
+@pytest.mark.slow
+@pytest.mark.parametrize("start", [None, "0001", "0002"], ids=["fresh", "from-0001", "from-0002"])
+def test_upgrade_to_head_waits_out_a_long_transaction_without_stalling_writes(large, start):
+    if start:
+        large.upgrade(start)
+    worst, writes, finished_after_holder = deploy_under_load(
+        large, lambda cfg: commands.upgrade(cfg, "head"))
+    assert finished_after_holder, "the triggers cannot be replaced while the row is held"
+    assert writes > 50
+    assert worst < LOCK_TIMEOUT_S + MARGIN_S, f"a write waited {worst:.2f}s"
+    assert_head_installed(large)
+
+
+@pytest.mark.slow
+def test_downgrade_to_0002_waits_out_a_long_transaction_without_stalling_writes(large):
+    large.upgrade()
+    worst, writes, finished_after_holder = deploy_under_load(
+        large, lambda cfg: commands.downgrade(cfg, "0002"))
+    assert finished_after_holder
+    assert writes > 50
+    assert worst < LOCK_TIMEOUT_S + MARGIN_S, f"a write waited {worst:.2f}s"
     with large.connect() as conn:
         assert drift(conn) == []
-        installed = conn.execute(
-            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'verify_triggers_%'"
-        ).fetchone()[0]
-        # every trigger of every revision up to the head (0001's twelve, 0002's two marks)
-        assert installed == len(manifest.expected(migrations_api.head_revision(), "app").triggers) == 14
-        invalid = conn.execute(
-            "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE c.relname LIKE 'verify_triggers_%' AND NOT i.indisvalid"
-        ).fetchone()[0]
-        assert invalid == 0
+        assert applied_versions(conn) == ["0002"]
+        assert conn.execute(TRIGGERS).fetchone()[0] == 14
+        assert conn.execute(INVALID_INDEXES).fetchone()[0] == 0
+        assert conn.execute("SELECT to_regclass('app.verify_triggers_objects')").fetchone()[0] is None
 
 
-def test_downgrade_waits_out_a_long_transaction_without_stalling_writes(large):
+@pytest.mark.slow
+def test_downgrade_to_base_waits_out_a_long_transaction_without_stalling_writes(large):
     large.upgrade()
-    writer, finished_after_holder = _deploy_under_load(
-        large, lambda config: migrations_api.downgrade(config, "base")
-    )
-
+    worst, writes, finished_after_holder = deploy_under_load(
+        large, lambda cfg: commands.downgrade(cfg, "base"))
     assert finished_after_holder
-    assert writer.failures == []
-    assert writer.worst < LOCK_TIMEOUT_S + MARGIN_S, f"a write waited {writer.worst:.2f}s"
+    assert writes > 50
+    assert worst < LOCK_TIMEOUT_S + MARGIN_S, f"a write waited {worst:.2f}s"
     with large.connect() as conn:
-        left = conn.execute(
-            "SELECT count(*) FROM pg_class WHERE relname LIKE 'verify_triggers_%'"
-            " AND relname NOT LIKE 'verify_triggers_version%'"
-        ).fetchone()[0]
-        assert left == 0
-        assert conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'verify_triggers_%'").fetchone()[0] == 0
+        assert object_names(conn) == set()  # the version table included
 
 
 def test_upgrade_gives_up_with_a_clear_message_when_the_lock_never_comes(seeded):
     # The concurrent index builds wait (without blocking writes) for every older
-    # transaction; build them first so the holder below meets only the trigger DDL.
+    # transaction; build 0001's first so the holder below meets only the trigger DDL.
     with seeded.connect() as conn:
-        for statement in resources.render("triggers/0001_indexes.sql", "app").split(";\n"):
-            if "CREATE INDEX" in statement:
-                conn.execute(statement)
+        for index in ("verify_triggers_sp_confirmed_idx", "verify_triggers_suppliers_name_idx"):
+            conn.execute(resources.render(resources.revision_path("0001", f"indexes/{index}.sql"), "app"))
     with seeded.connect(autocommit=False) as holder:
         holder.execute("UPDATE app.supplier_products SET supplier_price = 11 WHERE id = 1")
-        config = migrations_api.make_config(seeded.url())
-        config.attributes["lock_timeout"] = "100ms"
-        config.attributes["lock_retries"] = 2
         with pytest.raises(VerifyTriggersError) as failure:
-            migrations_api.upgrade(config)
+            commands.upgrade(config(seeded, lock_timeout="100ms", lock_retries=2), "head")
         holder.rollback()
     assert "gave up after 2 attempts" in str(failure.value)
     assert "lock_timeout=100ms" in str(failure.value)
     with seeded.connect() as conn:
-        triggers = conn.execute(
-            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'verify_triggers_%'"
-        ).fetchone()[0]
-        assert triggers == 0
+        assert conn.execute(TRIGGERS).fetchone()[0] == 0

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from clirun import Result, assert_one_line_error
+from clirun import ROOT, Result, assert_one_line_error
 from verify_triggers import __version__
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(command: list, cwd: Path, env: dict | None = None, timeout: float = 900) -> Result:
@@ -59,17 +57,22 @@ def test_the_wheel_ships_migrations_sql_and_the_console_script(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         entry_points = next(zf.read(n).decode() for n in names if n.endswith("entry_points.txt"))
+    tracked = subprocess.run(["git", "ls-files", "migrations", "sql"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert tracked
+    shipped = {f"verify_triggers/{path}" for path in tracked if not path.endswith(".sqlfluffignore")}
+    assert shipped - names == set()
     for name in ("verify_triggers/cli.py", "verify_triggers/__main__.py",
+                 "verify_triggers/migrate/env.py", "verify_triggers/migrate/steps.py",
                  "verify_triggers/migrations/env.py",
                  "verify_triggers/migrations/versions/0001_verification_sync.py",
-                 "verify_triggers/sql/triggers/0001_install.sql",
                  "verify_triggers/migrations/versions/0002_cheaper_writes.py",
-                 "verify_triggers/sql/triggers/0002_install.sql",
-                 "verify_triggers/sql/triggers/0002_uninstall.sql",
-                 "verify_triggers/sql/triggers/0002_indexes.sql",
-                 "verify_triggers/sql/triggers/0002_drop_old_indexes.sql",
-                 "verify_triggers/sql/triggers/0002_drop_indexes.sql",
-                 "verify_triggers/sql/triggers/0002_product_index.sql",
+                 "verify_triggers/migrations/versions/0003_bounded_work.py",
+                 "verify_triggers/sql/revisions/0001/install.sql",
+                 "verify_triggers/sql/revisions/0002/install.sql",
+                 "verify_triggers/sql/revisions/0003/upgrade.sql",
+                 "verify_triggers/sql/revisions/0003/revision.json",
+                 "verify_triggers/sql/triggers/sync.sql",
                  "verify_triggers/sql/queries/check.sql",
                  "verify_triggers/sql/demo/seed.sql"):
         assert name in names, name
@@ -96,7 +99,8 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     assert upgrade.code == 0, upgrade.out + upgrade.err
     assert "Running upgrade  -> 0001" in upgrade.out
     assert "Running upgrade 0001 -> 0002" in upgrade.out
-    assert "at revision 0002 (head)" in upgrade.out
+    assert "Running upgrade 0002 -> 0003" in upgrade.out
+    assert "at revision 0003 (head)" in upgrade.out
 
     check = _run([script, "check"], cwd=work, env=env)
     assert check.code == 0, check.out + check.err
@@ -105,6 +109,7 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     status = _run([venv / "bin" / "python", "-m", "verify_triggers", "status"], cwd=work, env=env)
     assert status.code == 0, status.out + status.err
     assert "OUTDATED" not in status.out and "MISSING" not in status.out
+    assert "healthy: 14 triggers, 21 functions, 2 tables, 5 indexes installed" in status.out
 
     offline = _run([script, "upgrade", "--sql"], cwd=work, env=_env(venv))
     assert offline.code == 0 and "CREATE TRIGGER verify_triggers_sp_update" in offline.out
