@@ -127,16 +127,24 @@ def test_a_role_owning_look_alike_functions_operators_and_tables_cannot_hijack_t
         assert_rule(admin, people)
 
 
+# A function that runs for every changed row may go without a SET clause (which saves and
+# restores the setting on each call) only when it runs as the writer and its whole body names
+# nothing but pg_catalog, qualified: this is that body, word for word.
+UNPINNED = {
+    "verify_triggers_mark": "BEGIN PERFORM pg_catalog.set_config(TG_ARGV[0], 'on', true); RETURN NULL; END",
+}
+
+
 def test_every_sync_function_pins_its_search_path(conn):
     functions = conn.execute(
-        "SELECT p.proname, p.proconfig FROM pg_catalog.pg_proc p"
+        "SELECT p.proname, p.proconfig, p.prosecdef, p.prosrc FROM pg_catalog.pg_proc p"
         " JOIN pg_catalog.pg_language l ON l.oid = p.prolang"
         " WHERE p.proname LIKE 'verify\\_triggers%' AND l.lanname = 'plpgsql'"
     ).fetchall()
     assert functions
-    unpinned = [name for name, config in functions
-                if not any(setting.startswith("search_path=") for setting in config or [])]
-    assert unpinned == []
+    unpinned = {name: (definer, " ".join(source.split())) for name, config, definer, source in functions
+                if not any(setting.startswith("search_path=") for setting in config or [])}
+    assert unpinned == {name: (False, body) for name, body in UNPINNED.items() if name in unpinned}
 
 
 # --- the migration's own privileges ----------------------------------------------------------
