@@ -30,8 +30,13 @@ def draw(results: Results, path: Path) -> Path:
     for ax, (title, ylabel, pick, approaches) in zip(axes.flat, panels):
         shown = [s for s in sizes if pick(s)]
         for approach in approaches:
-            ax.plot([s.n for s in shown], [pick(s).approaches[approach].median_s for s in shown],
-                    STYLES[approach], label=LABELS[approach])
+            runs = [(s.n, pick(s).approaches[approach]) for s in shown]
+            done = [(n, r.median_s) for n, r in runs if not r.timed_out]
+            capped = [(n, r.median_s) for n, r in runs if r.timed_out]
+            line = ax.plot([d[0] for d in done], [d[1] for d in done], STYLES[approach], label=LABELS[approach])
+            if capped:  # cancelled at the cap: at least this long
+                ax.plot([c[0] for c in capped], [c[1] for c in capped], "^", mfc="none", ms=10,
+                        color=line[0].get_color(), label=f"{LABELS[approach]}: cancelled at the cap (longer)")
         ax.set_title(title)
         ax.set_ylabel(ylabel)
     ax = axes.flat[3]
