@@ -202,16 +202,23 @@ REVOKE ALL ON FUNCTION {schema}.verify_triggers_bump_epoch() FROM public;
 -- object: function verify_triggers_sync_token()
 -- The value verify_triggers.syncing holds while the sync writes sheet rows: a hash of the
 -- transaction and the random value of lock row -2, which only the owner can read. It is called
--- only from the owner's functions.
+-- only from the owner's functions, whose search_path is pinned. PL/pgSQL, so that its query is
+-- planned once per session (a SQL function's is planned at every call: a fifth of a confirm).
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_token()
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
-BEGIN ATOMIC
+AS $fn$
+DECLARE
+    token text;
+BEGIN
     SELECT pg_catalog.md5(l.generation::text || ':' || pg_catalog.pg_current_xact_id()::text)
+    INTO token
     FROM {schema}.verify_triggers_lock AS l
     WHERE l.bucket = -2;
-END;
+    RETURN token;
+END
+$fn$;
 
 REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_token() FROM public;
 
@@ -258,7 +265,10 @@ AS $fn$
                 WHERE su.name OPERATOR(pg_catalog.=) p_supplier_name
                 OFFSET 0
             ))
-    )
+    ) AS is_confirmed
+    -- computed once per pair: pulled up into the caller, the EXISTS would be copied into
+    -- every expression that reads is_confirmed, and the probe run that many times
+    OFFSET 0
 $fn$;
 
 REVOKE ALL ON FUNCTION {schema}.verify_triggers_confirmation(text, text) FROM public;
@@ -295,40 +305,33 @@ BEGIN
             SET generation = l.generation + 1
             WHERE l.bucket = {schema}.verify_triggers_bucket(p_sku, p_supplier_name);
 
-            PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
             recomputing := true;
-            PERFORM pg_catalog.set_config(
-                'verify_triggers.syncing', {schema}.verify_triggers_sync_token(), true
-            );
+            PERFORM
+                pg_catalog.set_config('lock_timeout', '100ms', true),
+                pg_catalog.set_config(
+                    'verify_triggers.syncing', {schema}.verify_triggers_sync_token(), true
+                );
 
             UPDATE {schema}.product_supplier_sheets AS sh
             SET
                 is_verified = c.is_confirmed,
                 verified_by = CASE WHEN c.is_confirmed THEN 'verify-triggers' END,
                 verified_at = CASE WHEN c.is_confirmed THEN pg_catalog.now() END
-            FROM (
-                SELECT r.id
-                FROM (
-                    SELECT
-                        x.id,
-                        x.supplier_name
-                    FROM {schema}.product_supplier_sheets AS x
-                    WHERE x.sku = p_sku
-                    OFFSET 0
-                ) AS r
-                WHERE r.supplier_name = p_supplier_name
-            ) AS target
-            CROSS JOIN {schema}.verify_triggers_confirmation(p_sku, p_supplier_name) AS c
+            FROM {schema}.verify_triggers_confirmation(p_sku, p_supplier_name) AS c
             WHERE
-                sh.id = target.id
+                sh.sku = p_sku
+                -- an expression, which no index on supplier_name can serve: the rows are
+                -- found by sku (a few per sku), then filtered by name
+                AND sh.supplier_name || '' = p_supplier_name
                 AND (
                     (c.is_confirmed AND sh.is_verified IS NOT TRUE)
                     OR (NOT c.is_confirmed AND sh.verified_by = 'verify-triggers')
                 );
 
             GET DIAGNOSTICS changed = ROW_COUNT;
-            PERFORM pg_catalog.set_config('verify_triggers.syncing', '', true);
-            PERFORM pg_catalog.set_config('lock_timeout', outer_lock_timeout, true);
+            PERFORM
+                pg_catalog.set_config('verify_triggers.syncing', '', true),
+                pg_catalog.set_config('lock_timeout', outer_lock_timeout, true);
             RETURN changed;
         EXCEPTION
             WHEN lock_not_available THEN
@@ -338,16 +341,8 @@ BEGIN
                 -- The bucket was released with the subtransaction: wait for the rows holding
                 -- no bucket, then try again.
                 PERFORM 1
-                FROM (
-                    SELECT
-                        x.id,
-                        x.supplier_name
-                    FROM {schema}.product_supplier_sheets AS x
-                    WHERE x.sku = p_sku
-                    OFFSET 0
-                ) AS r
-                INNER JOIN {schema}.product_supplier_sheets AS sh ON r.id = sh.id
-                WHERE r.supplier_name = p_supplier_name
+                FROM {schema}.product_supplier_sheets AS sh
+                WHERE sh.sku = p_sku AND sh.supplier_name || '' = p_supplier_name
                 ORDER BY sh.id
                 FOR UPDATE OF sh;
         END;
@@ -407,11 +402,12 @@ BEGIN
                 FOR UPDATE
             );
 
-            PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
             recomputing := true;
-            PERFORM pg_catalog.set_config(
-                'verify_triggers.syncing', {schema}.verify_triggers_sync_token(), true
-            );
+            PERFORM
+                pg_catalog.set_config('lock_timeout', '100ms', true),
+                pg_catalog.set_config(
+                    'verify_triggers.syncing', {schema}.verify_triggers_sync_token(), true
+                );
 
             -- The pairs in key order, each confirmed or not, then each pair's sheet rows by sku
             -- (a few rows per sku), updated by primary key where they disagree with the rule.
@@ -457,8 +453,9 @@ BEGIN
                 );
 
             GET DIAGNOSTICS changed = ROW_COUNT;
-            PERFORM pg_catalog.set_config('verify_triggers.syncing', '', true);
-            PERFORM pg_catalog.set_config('lock_timeout', outer_lock_timeout, true);
+            PERFORM
+                pg_catalog.set_config('verify_triggers.syncing', '', true),
+                pg_catalog.set_config('lock_timeout', outer_lock_timeout, true);
             RETURN changed;
         EXCEPTION
             WHEN lock_not_available THEN
