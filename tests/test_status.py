@@ -328,9 +328,9 @@ FUNCTION_EDITS = {
     # a SQL-standard body: one cast more
     "verify_triggers_bucket": ("app.verify_triggers_bucket(text, text)", "(p_sku || chr(31))",
                                "(p_sku || chr(31))::varchar"),
-    # BEGIN ATOMIC: another cast
-    "verify_triggers_sync_token": ("app.verify_triggers_sync_token()", "(l.generation)::text",
-                                   "(l.generation)::varchar"),
+    # a SQL-standard body: another expression
+    "verify_triggers_lock_epoch": ("app.verify_triggers_lock_epoch()", "'-1'::integer",
+                                   "(0 - 1)"),
     # another constant
     "verify_triggers_epoch_key": ("app.verify_triggers_epoch_key()", "'verify_triggers.'::text",
                                   "'verify_triggers:'::text"),

@@ -44,11 +44,12 @@ def read(fetch: Fetch, schema: str) -> Catalog:
     search_path: they are read with pg_catalog alone on it, as the install records them, and
     the caller's path is put back after (this may run inside a host's migration)."""
     saved = fetch(_SEARCH_PATH_PINNED)[0]["saved"]
-    try:
-        return _read(fetch, schema)
-    finally:
-        fetch(sql.SQL("SELECT pg_catalog.set_config('search_path', {}, true)").format(
-            sql.Literal(saved)))
+    # Not in a `finally`: after an error the transaction is aborted, and a restore would only
+    # replace the server's message with "current transaction is aborted".
+    cat = _read(fetch, schema)
+    fetch(sql.SQL("SELECT pg_catalog.set_config('search_path', {}, true)").format(
+        sql.Literal(saved)))
+    return cat
 
 
 _SEARCH_PATH_PINNED = sql.SQL(

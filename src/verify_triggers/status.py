@@ -77,8 +77,11 @@ class Status:
 
     @property
     def installed(self) -> bool:
-        """Some revision is applied and at least one of its objects exists."""
-        return self.applied is not None and any(o.state != MISSING for o in self.objects)
+        """Some revision is applied and at least one of its triggers, functions or tables
+        exists (an index of the host's that serves a key is not the sync's)."""
+        return self.applied is not None and any(
+            o.state not in (MISSING, EXTRA) and o.kind in ("trigger", "function", "table")
+            for o in self.objects)
 
     @property
     def healthy(self) -> bool:
@@ -175,13 +178,19 @@ def _judge(result: Status, cat: Catalog, rev, recorded) -> set[tuple[str, str]]:
         wanted += [("index", name, None, None, None) for name in rev.indexes]
         wanted += [("lookup", lk.index, lk.table, None, None) for lk in rev.lookups]
     fix = REPAIR if rev.revision == revisions.head().revision else "run verify-triggers upgrade"
+    lookups = {name for kind, name, *_ in wanted if kind == "lookup"}
+    own_fingerprints = {name: fingerprint for kind, name, _, fingerprint, _ in wanted if kind == "index"}
     for kind, name, table, fingerprint, _ in wanted:
         if kind == "lookup":
-            _judge_lookup(result, cat, name, table, seen, fix)
+            _judge_lookup(result, cat, name, table, seen, fix, own_fingerprints.get(name))
             continue
+        if kind == "index" and name in lookups:
+            continue  # judged with its key, above or below
         key = functions.get(name.split("(", 1)[0]) if kind == "function" else (kind, name)
         found = cat.installed.get(key) if key else None
         short, args = _split_function(name) if kind == "function" else (name, None)
+        if found is not None and kind == "trigger" and table and found["table_name"] != table:
+            found = None  # a trigger of that name on another table is not this one
         if found is None:
             result.objects.append(ObjectStatus(kind, short, MISSING, f"not in the database: {fix}",
                                                False, table, args))
@@ -206,28 +215,32 @@ def _judge(result: Status, cat: Catalog, rev, recorded) -> set[tuple[str, str]]:
 
 
 def _judge_lookup(result: Status, cat: Catalog, index: str, table: str | None,
-                  seen: set, fix: str) -> None:
-    """A key the sync looks up: served by the host's index, by the sync's own, or by none."""
+                  seen: set, fix: str, fingerprint: str | None) -> None:
+    """A key the sync looks up: served by the host's index, by the sync's own, or by none.
+    One line, named after the sync's own index for the key."""
     row = cat.installed.get(("lookup", index))
     served_by = row["served_by"] if row else None
     own = cat.installed.get(("index", index))
-    if own is not None:
-        seen.add(("index", index))
     if served_by and served_by != index:
+        # the sync's own index, if it is there too, is left to show as EXTRA
         result.objects.append(ObjectStatus(
             "index", index, INSTALLED, f"{STANDS_IN}the application's {served_by} serves it",
             True, table))
-    elif own is not None and served_by == index:
-        if not any(o.kind == "index" and o.name == index for o in result.objects):
-            result.objects.append(ObjectStatus("index", index, INSTALLED, "present", True, table))
-    elif own is not None:
-        result.objects.append(ObjectStatus(
-            "index", index, INVALID, "its concurrent build failed, so the sync's lookups scan "
-            f"the table: {fix}", False, table))
-    else:
+        return
+    if own is None:
         result.objects.append(ObjectStatus(
             "index", index, MISSING, f"no index serves the sync's lookups on {table}, so they "
             f"scan the table: {fix}", False, table))
+        return
+    seen.add(("index", index))
+    if not own["valid"]:
+        state, detail, healthy = INVALID, ("its concurrent build failed, so the sync's lookups "
+                                           f"scan the table: {fix}"), False
+    elif fingerprint is not None and own["fingerprint"] != fingerprint:
+        state, detail, healthy = OUTDATED, f"differs from the index the install built: {fix}", False
+    else:
+        state, detail, healthy = INSTALLED, "present", True
+    result.objects.append(ObjectStatus("index", index, state, detail, healthy, table))
 
 
 def _extras(result: Status, cat: Catalog, expected: set, leftover: str) -> None:
@@ -235,7 +248,8 @@ def _extras(result: Status, cat: Catalog, expected: set, leftover: str) -> None:
         kind, name = key
         if kind == "lookup" or key in expected:
             continue
-        if any(o.kind == kind and o.name == _split_function(name)[0] for o in result.objects):
+        if any(o.kind == kind and o.name == _split_function(name)[0]
+               and (kind != "trigger" or o.table == row["table_name"]) for o in result.objects):
             continue
         short, args = _split_function(name) if kind == "function" else (name, None)
         if kind == "trigger":

@@ -202,12 +202,14 @@ REVOKE ALL ON FUNCTION {schema}.verify_triggers_bump_epoch() FROM public;
 -- object: function verify_triggers_sync_token()
 -- The value verify_triggers.syncing holds while the sync writes sheet rows: a hash of the
 -- transaction and the random value of lock row -2, which only the owner can read. It is called
--- only from the owner's functions, whose search_path is pinned. PL/pgSQL, so that its query is
--- planned once per session (a SQL function's is planned at every call: a fifth of a confirm).
+-- only from the owner's functions. PL/pgSQL, so that its query is planned once per session (a
+-- SQL function's is planned at every call: a fifth of a confirm).
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_token()
 RETURNS text
 LANGUAGE plpgsql
 STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     token text;
@@ -802,16 +804,16 @@ DECLARE
     skus text [];
     supplier_names text [];
 BEGIN
-    IF syncing <> '' AND syncing = {schema}.verify_triggers_sync_token() THEN
-        RETURN NULL;
-    END IF;
-    -- The sync's own writes and other statements run from a trigger mark no row: only a
-    -- top-level statement may trust an absent mark.
+    -- Statements run from a trigger (the sync's own writes among them) mark no row: only a
+    -- top-level statement may trust an absent mark. Checked first: it reads nothing.
     IF
         pg_catalog.pg_trigger_depth() = 1
         AND pg_catalog.current_setting('verify_triggers.sheet_changed', true)
         IS DISTINCT FROM 'on'
     THEN
+        RETURN NULL;
+    END IF;
+    IF syncing <> '' AND syncing = {schema}.verify_triggers_sync_token() THEN
         RETURN NULL;
     END IF;
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 
 from alembic import context as alembic_context
-from alembic.util import CommandError
+from alembic.util import CommandError, msg
+from psycopg import sql
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -57,7 +58,7 @@ def run() -> None:
             "transactional_ddl": True,
         }
         if context.is_offline_mode():
-            _run_offline(context, options)
+            _run_offline(context, target, options)
         else:
             _run_online(context, config, target, options)
     except VerifyTriggersError as exc:
@@ -66,13 +67,15 @@ def run() -> None:
         raise CommandError(error_line(exc)) from None
 
 
-def _run_offline(context, options: dict) -> None:
+def _run_offline(context, target: targets.Target, options: dict) -> None:
     # paramstyle "named": with the default pyformat every % in the script (RAISE formats,
     # format()) would be doubled.
     context.configure(dialect_name="postgresql", literal_binds=True,
                       dialect_opts={"paramstyle": "named"}, **options)
     with context.begin_transaction():
         context.run_migrations()
+        if _has_destination(context) and repair.is_base(context.get_revision_argument()):
+            repair.sweep(Runner(context.get_context(), target))
 
 
 def _engine(target: targets.Target):
@@ -157,12 +160,21 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
                 connection.commit()
             return
         with context.begin_transaction():
-            context.run_migrations()
             runner = Runner(context.get_context(), target)
-            if repair.is_head(destination):
-                repair.ensure_healthy(runner)
-            elif repair.is_base(destination):
+            if repair.is_base(destination) and repair.is_broken(connection, target.schema):
+                # the revisions' own downgrades need the objects they remove: sweep instead
+                msg("verify-triggers: the install is not whole: removing what is left of it")
                 repair.sweep(runner)
+            else:
+                try:
+                    context.run_migrations()
+                except BaseException:
+                    _forget_empty_version_table(connection, target.schema, owned)
+                    raise
+                if repair.is_head(destination):
+                    repair.ensure_healthy(runner)
+                elif repair.is_base(destination):
+                    repair.sweep(runner)
         if owned:
             connection.commit()
     finally:
@@ -175,6 +187,19 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
 
 
 NONE = object()  # no destination: the command migrates nothing
+
+
+def _forget_empty_version_table(connection, schema: str, owned: bool) -> None:
+    """A first install that failed (a role that does not own the tables, say) after Alembic
+    committed its new version table: leave no empty table behind."""
+    if not owned:
+        return
+    connection.rollback()
+    cat = repair.read(connection, schema)
+    if cat.version_table and cat.applied is None and not cat.has_sync_objects:
+        connection.execute(text(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
+            sql.Identifier(schema), sql.Identifier(VERSION_TABLE)).as_string(None)))
+    connection.commit()
 
 
 def _has_destination(context) -> bool:

@@ -15,7 +15,7 @@ from psycopg import sql
 from .. import catalog, resources, revisions
 from ..errors import UnhealthyInstall, VerifyTriggersError
 from ..status import INVALID, MISSING, OUTDATED, assess
-from .steps import Runner, install_head
+from .steps import Runner, drop_index, install_head
 
 
 def _fetch(connection):
@@ -76,6 +76,10 @@ def ensure_healthy(runner: Runner, repaired: bool = False) -> None:
     if _broken(status) and not repaired:
         msg(f"verify-triggers: the install is not whole ({'; '.join(status.problems)}): "
             "repairing it")
+        # an index of the sync's that is not what it built: built again below
+        for obj in status.objects:
+            if obj.kind == "index" and obj.state == OUTDATED:
+                drop_index(runner, obj.name)
         install_head(runner)
         status = assess(read(runner.context.connection, runner.schema))
     if _broken(status) or status.missing:
@@ -91,6 +95,12 @@ def _broken(status) -> bool:
     record."""
     return (any(o.state in (MISSING, OUTDATED, INVALID) for o in status.objects)
             or any("verify_triggers_objects" in p for p in status.problems))
+
+
+def is_broken(connection, schema: str) -> bool:
+    """Objects of the applied revision are missing: its own downgrade could not run."""
+    return any(o.state == MISSING and o.kind in ("table", "function", "trigger")
+               for o in assess(read(connection, schema)).objects)
 
 
 def sweep(runner: Runner) -> None:

@@ -226,7 +226,7 @@ def index_file(name: str, before: str | None = None) -> Path:
     raise FileNotFoundError(name)
 
 
-def _drop_index(runner: Runner, name: str) -> None:
+def drop_index(runner: Runner, name: str) -> None:
     # squawk: a concurrent drop blocks neither reads nor writes; no timeout can help it.
     statement = sql.SQL(
         "-- squawk-ignore require-statement-timeout, require-lock-timeout\n"
@@ -255,7 +255,7 @@ def build_indexes(runner: Runner, rev: Revision) -> None:
         if own is not None and own["valid"]:
             continue
         if own is not None:
-            _drop_index(runner, name)  # a failed concurrent build
+            drop_index(runner, name)  # a failed concurrent build
         elif lookup is not None and lookup["served_by"]:
             continue  # the host's own index serves this key
         runner.autocommit(index_file(name, rev.revision))
@@ -274,7 +274,7 @@ def drop_indexes(runner: Runner, rev: Revision, candidates: tuple[str, ...] = ()
             if row and row["served_by"] not in (None, lookup.index) and ("index", lookup.index) in installed:
                 unneeded.append(lookup.index)
     for name in unneeded:
-        _drop_index(runner, name)
+        drop_index(runner, name)
 
 
 def upgrade(revision: str) -> None:
@@ -348,7 +348,7 @@ def execute_autocommit(*names: str, drop_invalid_indexes: tuple[str, ...] = ()) 
         for index in drop_invalid_indexes:
             row = installed.get(("index", index))
             if row is not None and not row["valid"]:
-                _drop_index(runner, index)
+                drop_index(runner, index)
     batches = [name for name in names if name.endswith("/reconcile.sql")]
     if batches:
         for name in batches:
