@@ -46,6 +46,10 @@ ROOT = HERE.parent
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_SIZES = (1000, 10000, 100000)
 LARGE = 1000000
+# The tables are the tests' own: the application's schema (every index its models declare),
+# or the lean variant with only the indexes the sync needs (--schema-variant).
+SCHEMA_FILES = {"app": ROOT / "tests" / "fixtures" / "schema.sql",
+                "lean": ROOT / "tests" / "fixtures" / "schema_lean.sql"}
 CONFIRMED_SHARES = (1, 90)
 CLIENTS = (2, 8)
 
@@ -127,9 +131,9 @@ def create_database(server: Server, name: str, template: str | None = None) -> N
                 sql.Identifier(name), sql.Identifier(template)))
 
 
-def load_base(server: Server, name: str, n: int) -> None:
+def load_base(server: Server, name: str, n: int, schema_file: Path) -> None:
     with server.connect(name) as conn:
-        schema = (HERE / "sql" / "schema.sql").read_text()
+        schema = schema_file.read_text()
         conn.execute(sql.SQL(schema).format(schema=sql.Identifier(q.SCHEMA)))
         with conn.transaction():
             for statement in q.LOAD:
@@ -360,7 +364,7 @@ class Size:
         server, names = self.server, self.names
         started = time.perf_counter()
         create_database(server, names["base"])
-        load_base(server, names["base"], self.n)
+        load_base(server, names["base"], self.n, SCHEMA_FILES[self.args.schema_variant])
         self.result["setup_s"]["load"] = time.perf_counter() - started
         for role in self.roles:
             create_database(server, names[role], template=names["base"])
@@ -671,6 +675,9 @@ def parse_args(argv=None):
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         help="comma-separated numbers of matches (default 1000,10000,100000)")
     parser.add_argument("--large", action="store_true", help=f"add N = {LARGE:,} (3M sheet rows)")
+    parser.add_argument("--schema-variant", choices=sorted(SCHEMA_FILES), default="app",
+                        help="tables of tests/fixtures/schema.sql (app: every index the application "
+                             "declares; default) or schema_lean.sql (lean)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median; default 3)")
     parser.add_argument("--large-repeat", type=int, default=1,
                         help=f"runs per measurement at N >= {LARGE:,} (default 1: each takes minutes)")
@@ -719,6 +726,7 @@ def main(argv=None) -> int:
                          "pgbench_seconds": None if args.pgbench_transactions else args.pgbench_seconds,
                          "pgbench_transactions": args.pgbench_transactions or None,
                          "pgbench": args.pgbench,
+                         "schema_variant": args.schema_variant,
                          "candidate": [str(Path(c)) for c in args.candidate]}
     log(f"verify-triggers benchmark: sizes {args.sizes}, {args.repeat} repeat(s), "
         f"{meta['postgres'].split(' on ')[0]}, {meta['nproc']} CPU(s)")

@@ -53,15 +53,30 @@ def pg_server():
     pgserver.stop(server)
 
 
-@pytest.fixture(scope="session")
-def template_db(pg_server):
-    name = f"vt_template_{os.getpid()}"
+def _template(pg_server, name: str, schema_file: Path):
     janitor = DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port,
                               dbname=name, as_template=True)
     janitor.drop()
     janitor.init()
     with pg_server.connect(name, autocommit=True) as conn:
-        load_sql(conn, FIXTURES / "schema.sql")
+        load_sql(conn, schema_file)
+    return janitor
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server):
+    """The application's schema: every index its models declare (fixtures/schema.sql)."""
+    name = f"vt_template_{os.getpid()}"
+    janitor = _template(pg_server, name, FIXTURES / "schema.sql")
+    yield name
+    janitor.drop()
+
+
+@pytest.fixture(scope="session")
+def lean_template_db(pg_server):
+    """The same tables with only the indexes the sync needs (fixtures/schema_lean.sql)."""
+    name = f"vt_template_lean_{os.getpid()}"
+    janitor = _template(pg_server, name, FIXTURES / "schema_lean.sql")
     yield name
     janitor.drop()
 
@@ -78,6 +93,14 @@ def _new_database(pg_server, template_db):
 def db(pg_server, template_db):
     """A fresh database holding the fixture schema, no data, no triggers."""
     janitor, database = _new_database(pg_server, template_db)
+    yield database
+    janitor.drop()
+
+
+@pytest.fixture
+def lean_db(pg_server, lean_template_db):
+    """A fresh database holding the lean schema (fixtures/schema_lean.sql), no data, no triggers."""
+    janitor, database = _new_database(pg_server, lean_template_db)
     yield database
     janitor.drop()
 

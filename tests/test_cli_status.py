@@ -288,4 +288,4 @@ def test_an_index_the_application_already_has_is_shown_as_served_by_it(installed
     assert result.code == 0, result.out
     line = next(l for l in result.out.splitlines() if "verify_triggers_sp_match_idx" in l)
     assert line.split()[0] == "INSTALLED"
-    assert "not needed: the application's ix_supplier_products_product serves it" in line
+    assert "not needed: the application's ix_supplier_products_local_product_id serves it" in line

@@ -150,7 +150,7 @@ def test_downgrade_from_0002_leaves_exactly_a_fresh_0001_install(seeded, make_db
             if database is fresh:
                 load_sql(conn, FIXTURES / "seed.sql")
             if not application_index:
-                conn.execute("DROP INDEX app.ix_supplier_products_product")
+                conn.execute("DROP INDEX app.ix_supplier_products_local_product_id")
     fresh.upgrade("0001")
 
     seeded.upgrade("0001")
