@@ -1,0 +1,146 @@
+"""Every write path does bounded work per row it syncs, whatever the indexes and statistics.
+
+Counted, never timed (tests/work.py): the rows a statement reads from the four tables,
+triggers included (``seq_tup_read + idx_tup_fetch`` in ``pg_stat_xact_user_tables``), and
+the index entries it reads, taken before and after the statement in its own transaction.
+Each path runs in every cell of a matrix (issue 10, item 3):
+
+- indexes: the application's (tests/fixtures/schema.sql), or those plus an index on every
+  other column of the four tables;
+- statistics: taken while nothing was confirmed, before the confirmations and the change
+  (as after an import, until autovacuum runs), or after them (for an unconfirm: while its
+  matches were still confirmed);
+- session: a fresh one, or one that ran the same kind of write five times first (on other
+  rows, rolled back), so that PL/pgSQL's plan cache may have switched to generic plans.
+
+The data (tests/work.py, DataSize): 10,000 matches, 200 suppliers, three sheet rows per
+product; the bulk paths write N = 2,000 rows. A plan that reads every confirmed match once
+per synced row reads about N x (confirmed matches), millions here, against a bound in the
+tens of thousands; bounded, each cell takes well under a second. A statement past
+work.STATEMENT_TIMEOUT (20 s) is cancelled and fails its test with that message.
+
+Each test also checks that the measured statement wrote the rows it should and that the
+sheets agree with the rule after it (inside its transaction): a sync that did nothing
+would read little.
+"""
+
+import os
+
+import pytest
+
+import work
+
+pytestmark = pytest.mark.workbound
+
+# --- the bounds -----------------------------------------------------------------------------
+# N is the number of rows the path writes (matches confirmed or unconfirmed, sheet rows
+# imported) or, for a rename, the sheet rows carrying the renamed sku or supplier name.
+#
+# Rows read from the four tables (and, separately, index entries read) <= READS_PER_ROW * N
+# + FIXED. Per synced row, a bounded sync reads under ten rows: the written row, its
+# product's and supplier's names, the pair's sheet row, the product's id by sku, the
+# product's matches (one here), the sheet row again to update it. A set-based plan may
+# instead pass once over a table per statement: here (10,000 products and matches, 24,000
+# sheet rows, N = 2,000) one pass over each of the four tables is about 22 rows per row
+# written. 0002's bounded cells read at most 17.2 rows per row. READS_PER_ROW = 40 admits
+# all of that, and is more than 6 times below the smallest per-row count of a plan that
+# rereads the confirmed matches (0002, bulk unconfirm, statistics before: 257 rows per
+# row, 2,257 index entries per row).
+READS_PER_ROW = 40
+# What does not grow with N: the suppliers table (200 rows on two pages, which the planner
+# scans rather than probes by index) read once or twice per statement. 0002's single-row
+# confirm reads 207 rows, 200 of them suppliers.
+FIXED = 500
+# Rows (and index entries) of supplier_products <= MATCH_READS_PER_ROW * N + MATCH_READS_FIXED.
+# A row written reads the matches of its own product and supplier pair: the written match
+# and one more here; 0002's bounded cells read at most 3 per row (bulk unconfirm: the
+# update, the probe, the old version) and 6 for one row (unconfirm at 0%). One pass over
+# supplier_products in a bulk statement is 5 per row. This is the bound that makes a single
+# confirm at 1% confirmed fail when it reads every confirmed match (100 here) instead of
+# the one it needs: FIXED alone would hide that behind the suppliers scan.
+MATCH_READS_PER_ROW = 10
+MATCH_READS_FIXED = 10
+
+SIZE = work.DataSize()
+
+
+def bounds(n: int) -> dict:
+    return {"rows read": READS_PER_ROW * n + FIXED,
+            "index entries read": READS_PER_ROW * n + FIXED,
+            "supplier_products rows read": MATCH_READS_PER_ROW * n + MATCH_READS_FIXED,
+            "supplier_products index entries read": MATCH_READS_PER_ROW * n + MATCH_READS_FIXED}
+
+
+def over_bounds(measured: work.Measured) -> dict:
+    """{what: (read, bound)} for every count above its bound."""
+    reads = measured.reads
+    counts = {"rows read": reads.rows,
+              "index entries read": reads.index_entries,
+              "supplier_products rows read": reads.table("supplier_products").rows,
+              "supplier_products index entries read": reads.table("supplier_products").index_entries}
+    limits = bounds(measured.n)
+    return {what: (counts[what], limits[what]) for what in counts if counts[what] > limits[what]}
+
+
+@pytest.fixture(scope="module")
+def templates(pg_server):
+    made = work.Templates(pg_server, f"vt_work_{os.getpid()}", "app", SIZE)
+    yield made
+    made.drop()
+
+
+def assert_bounded(templates, cell: work.Cell) -> None:
+    path = work.paths(SIZE)[cell.path]
+    measured = work.run_in_copy(templates, cell, f"vt_work_{os.getpid()}_cell")
+    where = (f"{path.description}; {work.INDEXES[cell.indexes]}; statistics: {work.STATS[cell.stats]};"
+             f" {work.SESSIONS[cell.session]}")
+    if measured.timeout:
+        pytest.fail(f"{cell.path}: {measured.timeout}\n({where})", pytrace=False)
+    assert measured.rowcount == path.rowcount, f"the statement wrote {measured.rowcount} rows, not {path.rowcount}"
+    assert measured.drift == 0, f"{measured.drift} sheet row(s) disagree with the rule after the statement"
+    over = over_bounds(measured)
+    assert not over, (
+        f"{cell.path} (N = {measured.n}) read more than c*N + k: "
+        + "; ".join(f"{what} {count:,} > {limit:,}" for what, (count, limit) in over.items())
+        + f"\nread: {measured.reads.describe()}\n({where})")
+
+
+def cells(path: str) -> list:
+    return [pytest.param(cell, id=cell.matrix_id) for cell in work.matrix(path)]
+
+
+@pytest.mark.parametrize("cell", cells("bulk_confirm"))
+def test_bulk_confirm_reads_a_bounded_number_of_rows_per_match(templates, cell):
+    assert_bounded(templates, cell)
+
+
+@pytest.mark.parametrize("cell", cells("bulk_unconfirm"))
+def test_bulk_unconfirm_reads_a_bounded_number_of_rows_per_match(templates, cell):
+    assert_bounded(templates, cell)
+
+
+@pytest.mark.parametrize("cell", cells("sheet_import"))
+def test_sheet_import_reads_a_bounded_number_of_rows_per_imported_row(templates, cell):
+    assert_bounded(templates, cell)
+
+
+@pytest.mark.parametrize("share", [0, 1, 90], ids=["0pct_confirmed", "1pct_confirmed", "90pct_confirmed"])
+@pytest.mark.parametrize("cell", cells("single_confirm"))
+def test_confirming_one_match_reads_a_constant_number_of_rows_whatever_share_is_confirmed(templates, cell, share):
+    assert_bounded(templates, work.Cell(f"single_confirm_{share}pct", cell.indexes, cell.stats, cell.session))
+
+
+@pytest.mark.parametrize("share", [0, 1, 90], ids=["0pct_confirmed", "1pct_confirmed", "90pct_confirmed"])
+@pytest.mark.parametrize("cell", cells("single_unconfirm"))
+def test_unconfirming_one_match_reads_a_constant_number_of_rows_whatever_share_is_confirmed(templates, cell, share):
+    assert_bounded(templates, work.Cell(f"single_unconfirm_{share}pct", cell.indexes, cell.stats, cell.session))
+
+
+@pytest.mark.parametrize("cell", cells("rename_sku"))
+def test_renaming_a_sku_reads_a_bounded_number_of_rows_per_sheet_row_of_it(templates, cell):
+    assert_bounded(templates, cell)
+
+
+@pytest.mark.parametrize("cell", cells("rename_supplier"))
+def test_renaming_a_supplier_reads_a_bounded_number_of_rows_per_sheet_row_of_it(templates, cell):
+    assert_bounded(templates, cell)
