@@ -53,9 +53,11 @@ READS_PER_ROW = 40
 FIXED = 500
 # Rows (and index entries) of supplier_products <= MATCH_READS_PER_ROW * N + MATCH_READS_FIXED.
 # A row written reads the matches of its own product and supplier pair: the written match
-# and one more here; 0002's bounded cells read at most 3 per row (bulk unconfirm: the
-# update, the probe, the old version) and 6 for one row (unconfirm at 0%). One pass over
-# supplier_products in a bulk statement is 5 per row. This is the bound that makes a single
+# and one more here. 0002's bounded cells read at most 2 rows and 3 index entries per row
+# in bulk (bulk unconfirm: 4,000 rows, 6,000 entries for 2,000), and 6 rows, 8 entries for
+# one row (unconfirm at 0%, which reads the five other matches its warm-up runs unconfirm,
+# confirmed in every session). One pass over supplier_products in a bulk statement is 5
+# per row. This is the bound that makes a single
 # confirm at 1% confirmed fail when it reads every confirmed match (100 here) instead of
 # the one it needs: FIXED alone would hide that behind the suppliers scan.
 MATCH_READS_PER_ROW = 10
