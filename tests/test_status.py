@@ -42,6 +42,7 @@ HEAD_FUNCTIONS = {
     "verify_triggers_bump_epoch": "",
     "verify_triggers_confirmation": "p_sku text, p_supplier_name text",
     "verify_triggers_deleted": "",
+    "verify_triggers_differs": "a anyelement, b anyelement",
     "verify_triggers_epoch_key": "",
     "verify_triggers_lock_epoch": "",
     "verify_triggers_mark": "",
@@ -154,7 +155,7 @@ def test_a_fresh_install_is_healthy_and_lists_exactly_heads_objects(installed, c
     assert "verify_triggers_sp_update on supplier_products" in result.out
     assert "verify_triggers_sync(p_skus text[])" in result.out
     assert result.out.rstrip().splitlines()[-1] == (
-        f"healthy: 14 triggers, 21 functions, 2 tables, 5 indexes installed, enabled and current"
+        f"healthy: 14 triggers, 22 functions, 2 tables, 5 indexes installed, enabled and current"
         f" at revision {HEAD} (head)")
 
     code, data = status_json(capsys, installed)
@@ -322,9 +323,9 @@ FUNCTION_EDITS = {
     # PL/pgSQL: one pair of parentheses more
     "verify_triggers_bump_epoch": ("app.verify_triggers_bump_epoch()", "l.generation + 1", "(l.generation + 1)"),
     # a SQL function in a string: one pair of parentheses more
-    "verify_triggers_sku_differs": ("app.verify_triggers_sku_differs(anyelement, anyelement)",
-                                    "(o.sku OPERATOR(pg_catalog.=) n.sku)",
-                                    "((o.sku OPERATOR(pg_catalog.=) n.sku))"),
+    "verify_triggers_differs": ("app.verify_triggers_differs(anyelement, anyelement)",
+                                "(a OPERATOR(pg_catalog.=) b)",
+                                "((a OPERATOR(pg_catalog.=) b))"),
     # a SQL-standard body: one cast more
     "verify_triggers_bucket": ("app.verify_triggers_bucket(text, text)", "(p_sku || chr(31))",
                                "(p_sku || chr(31))::varchar"),

@@ -2,18 +2,8 @@
 
 from .constants import DEFAULT_SCHEMA, SYNC_STAMP
 
-
-def __getattr__(name: str):
-    # The version is read from the installed distribution only when asked for: the metadata
-    # lookup is a start-up cost every verb would pay otherwise.
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("verify-triggers")
-        except PackageNotFoundError:  # a source tree that was never installed
-            return "0+unknown"
-    raise AttributeError(name)
-
+# The one place the release number is written: pyproject.toml reads it from here (hatch),
+# and `verify-triggers --version` prints it without a metadata lookup at start-up.
+__version__ = "0.2.0"
 
 __all__ = ["DEFAULT_SCHEMA", "SYNC_STAMP", "__version__"]

@@ -81,6 +81,11 @@ def sync(
     if triggers.missing:
         raise UnhealthyInstall(triggers.problems[0])
     result = SyncResult(schema=schema, skus=sku_list, dry_run=dry_run, adopt=stamps)
+    installed = any(o.kind == "function" and o.name == "verify_triggers_sync" and o.state != "MISSING"
+                    for o in triggers.objects)
+    if (stamps or not dry_run) and not installed:
+        raise VerifyTriggersError(
+            f"verify-triggers is not installed in schema {schema!r}: run verify-triggers upgrade")
     if stamps:
         counts = conn.execute(query("adoptable.sql", schema, "skus", "stamps"),
                               {"skus": sku_list, "stamps": stamps}).fetchone()
@@ -89,11 +94,6 @@ def sync(
         result.preview = compare(conn, schema, triggers, sku_list, limit)
         result.changed = result.preview.summary.drift
         return result
-    if not any(o.kind == "function" and o.name == "verify_triggers_sync" and o.state != "MISSING"
-               for o in triggers.objects):
-        raise VerifyTriggersError(
-            f"verify-triggers is not installed in schema {schema!r}: run verify-triggers upgrade")
-
     if stamps:
         adopting = [row[0] for row in conn.execute(
             query("adoptable_skus.sql", schema, "skus", "stamps"), {"skus": sku_list, "stamps": stamps})]

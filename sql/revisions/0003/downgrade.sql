@@ -962,6 +962,7 @@ DROP FUNCTION IF EXISTS {schema}.verify_triggers_name_differs(anyelement, anyele
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_sku_differs(anyelement, anyelement);
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_sheet_differs(anyelement, anyelement);
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_sp_differs(anyelement, anyelement);
+DROP FUNCTION IF EXISTS {schema}.verify_triggers_differs(anyelement, anyelement);
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_mark();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_deleted();
 DROP FUNCTION IF EXISTS {schema}.verify_triggers_renamed();

@@ -979,12 +979,23 @@ BEGIN
 END
 $fn$;
 
+-- object: function verify_triggers_differs(anyelement, anyelement)
+-- a IS DISTINCT FROM b, with the equality operator named with its schema: the WHEN clauses
+-- below run as the writer, with the writer's search_path, and IS DISTINCT FROM would look
+-- its operator up there. Inlined, as the functions that call it are.
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_differs(a anyelement, b anyelement)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+AS $fn$
+    SELECT (a OPERATOR(pg_catalog.=) b) IS NOT TRUE AND (a IS NOT NULL OR b IS NOT NULL)
+$fn$;
+
 -- object: function verify_triggers_sp_differs(anyelement, anyelement)
 -- The WHEN clause of verify_triggers_sp_changed: the match's product, supplier or confirmation
 -- changed, in a top-level statement (a statement run from a trigger is compared whole
 -- instead). It takes whole rows, so no column of the host's is pinned, and is inlined by the
--- planner into the clause: plain comparisons, no call per row. It runs as the writer, with the
--- writer's search_path: every operator and function is named with its schema.
+-- planner into the clause: plain comparisons, no call per row.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sp_differs(o anyelement, n anyelement)
 RETURNS boolean
 LANGUAGE sql
@@ -992,12 +1003,9 @@ VOLATILE
 AS $fn$
     SELECT
         (
-            (o.manual_confirmed OPERATOR(pg_catalog.=) n.manual_confirmed) IS NOT TRUE
-            AND (o.manual_confirmed IS NOT NULL OR n.manual_confirmed IS NOT NULL)
-            OR (o.local_product_id OPERATOR(pg_catalog.=) n.local_product_id) IS NOT TRUE
-            AND (o.local_product_id IS NOT NULL OR n.local_product_id IS NOT NULL)
-            OR (o.supplier_id OPERATOR(pg_catalog.=) n.supplier_id) IS NOT TRUE
-            AND (o.supplier_id IS NOT NULL OR n.supplier_id IS NOT NULL)
+            {schema}.verify_triggers_differs(o.manual_confirmed, n.manual_confirmed)
+            OR {schema}.verify_triggers_differs(o.local_product_id, n.local_product_id)
+            OR {schema}.verify_triggers_differs(o.supplier_id, n.supplier_id)
         )
         AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0
 $fn$;
@@ -1013,14 +1021,10 @@ VOLATILE
 AS $fn$
     SELECT
         (
-            (o.sku OPERATOR(pg_catalog.=) n.sku) IS NOT TRUE
-            AND (o.sku IS NOT NULL OR n.sku IS NOT NULL)
-            OR (o.supplier_name OPERATOR(pg_catalog.=) n.supplier_name) IS NOT TRUE
-            AND (o.supplier_name IS NOT NULL OR n.supplier_name IS NOT NULL)
-            OR (o.is_verified OPERATOR(pg_catalog.=) n.is_verified) IS NOT TRUE
-            AND (o.is_verified IS NOT NULL OR n.is_verified IS NOT NULL)
-            OR (o.verified_by OPERATOR(pg_catalog.=) n.verified_by) IS NOT TRUE
-            AND (o.verified_by IS NOT NULL OR n.verified_by IS NOT NULL)
+            {schema}.verify_triggers_differs(o.sku, n.sku)
+            OR {schema}.verify_triggers_differs(o.supplier_name, n.supplier_name)
+            OR {schema}.verify_triggers_differs(o.is_verified, n.is_verified)
+            OR {schema}.verify_triggers_differs(o.verified_by, n.verified_by)
         )
         AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0
 $fn$;
@@ -1032,9 +1036,7 @@ RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
 AS $fn$
-    SELECT
-        (o.sku OPERATOR(pg_catalog.=) n.sku) IS NOT TRUE
-        AND (o.sku IS NOT NULL OR n.sku IS NOT NULL)
+    SELECT {schema}.verify_triggers_differs(o.sku, n.sku)
 $fn$;
 
 -- object: function verify_triggers_name_differs(anyelement, anyelement)
@@ -1044,9 +1046,7 @@ RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
 AS $fn$
-    SELECT
-        (o.name OPERATOR(pg_catalog.=) n.name) IS NOT TRUE
-        AND (o.name IS NOT NULL OR n.name IS NOT NULL)
+    SELECT {schema}.verify_triggers_differs(o.name, n.name)
 $fn$;
 
 -- object: trigger verify_triggers_sp_insert on supplier_products
