@@ -1,4 +1,4 @@
-"""The two fixture schemas carry the indexes they claim (issue 10, item 1).
+"""The two fixture schemas carry the indexes they claim.
 
 tests/fixtures/schema.sql is the application's schema: besides the primary keys, every
 index its models declare (ioko18/magflow-erp, app/models/supplier.py, product.py,

@@ -1,7 +1,5 @@
 """No setting a DML-only role can change switches the sync off or weakens its locking.
 
-Issue 10, item 4.
-
 An application role with only SELECT/INSERT/UPDATE/DELETE on the four tables (USAGE on schema
 app) applies one setting, one way, and then makes writes that contradict the rule. The matrix:
 

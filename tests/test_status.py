@@ -225,6 +225,19 @@ def test_after_downgrade_to_base_nothing_is_installed_or_listed(installed, capsy
     assert data["summary"] == "not installed in schema 'app': run verify-triggers upgrade"
 
 
+@pytest.mark.parametrize("revision", ["0001", "0002"])
+def test_an_install_whose_triggers_pin_columns_says_what_a_column_change_needs(seeded, capsys, revision):
+    seeded.upgrade(revision)
+    code, data = status_json(capsys, seeded)
+    [note] = data["notes"]
+    assert "cannot alter type of a column used in a trigger definition" in note, note
+    assert "triggers_lifted()" in note and "upgrade first" in note, note
+    text = run(capsys, "--database-url", seeded.url(), "status")
+    assert f"note: {note}" in text.out.splitlines()
+    seeded.upgrade("head")
+    assert status_json(capsys, seeded)[1]["notes"] == []
+
+
 @pytest.mark.parametrize("revision, counts", [
     ("0001", {"trigger": 12, "function": 15, "table": 1, "index": 2}),
     ("0002", {"trigger": 14, "function": 17, "table": 1, "index": 2}),

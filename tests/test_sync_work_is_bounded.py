@@ -3,7 +3,7 @@
 Counted, never timed (tests/work.py): the rows a statement reads from the four tables,
 triggers included (``seq_tup_read + idx_tup_fetch`` in ``pg_stat_xact_user_tables``), and
 the index entries it reads, taken before and after the statement in its own transaction.
-Each path runs in every cell of a matrix (issue 10, item 3):
+Each path runs in every cell of a matrix:
 
 - indexes: the application's (tests/fixtures/schema.sql), or those plus an index on every
   other column of the four tables;

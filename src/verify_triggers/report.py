@@ -58,6 +58,7 @@ def status_lines(st: Status, where: str | None = None, verbose: bool = True) -> 
         else:
             lines += table(["STATE", "KIND", "OBJECT"], [row[:3] for row in rows])
     lines.append(st.summary)
+    lines += [f"note: {note}" for note in st.notes]
     return lines
 
 
@@ -88,7 +89,7 @@ def check_lines(report: CheckReport, where: str) -> list[str]:
             lines.append(f"  ... {len(report.diagnostics)} of {report.diagnostics_total} shown")
     lines += ["", "triggers: " + report.triggers.summary]
     if report.triggers.installed and not report.triggers.healthy:
-        lines += status_lines(report.triggers, verbose=False)[1:-1]
+        lines += status_lines(report.triggers, verbose=False)[1:-1 - len(report.triggers.notes)]
     lines.append("")
     if report.ok:
         lines.append(f"OK: {s.checked} row(s) agree with their matches; triggers healthy")

@@ -74,6 +74,7 @@ class Status:
     objects: list[ObjectStatus] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # tables and columns the sync needs
+    notes: list[str] = field(default_factory=list)  # worth knowing, not wrong
 
     @property
     def installed(self) -> bool:
@@ -111,6 +112,7 @@ class Status:
             "summary": self.summary,
             "problems": list(self.problems),
             "missing": list(self.missing),
+            "notes": list(self.notes),
             "objects": [o.to_dict() for o in self.objects],
         }
 
@@ -157,6 +159,12 @@ def assess(cat: Catalog) -> Status:
             f"missing: {REPAIR}")
     expected = _judge(result, cat, rev, recorded)
     _extras(result, cat, expected, leftover=f"not installed by revision {rev.revision}")
+    if not rev.cut:
+        result.notes.append(
+            f"revision {rev.revision}'s triggers name the columns they read: a host migration "
+            "that alters one fails with \"cannot alter type of a column used in a trigger "
+            "definition\"; upgrade first (head pins no column), or run it inside "
+            "verify_triggers.alembic.triggers_lifted()")
     if rev.revision != head.revision:
         result.problems.insert(0, f"revision {rev.revision} applied, head is {head.revision}: "
                                   "run verify-triggers upgrade")
