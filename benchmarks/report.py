@@ -68,7 +68,11 @@ def _time(case: Case, approach: str) -> str:
 
 
 def _ratio(case: Case, approach: str, baseline: str) -> str:
-    return (">= " if case.approaches[approach].timed_out else "") + ratio(case.ratio(approach, baseline))
+    value = case.ratio(approach, baseline)
+    if not case.approaches[approach].timed_out:
+        return ratio(value)
+    # Cut off before the baseline finished: a lower bound under 1x says nothing.
+    return f">= {ratio(value)}" if value is not None and value >= 1 else "cut off first"
 
 
 def targets_table(verdicts: list[Verdict]) -> str:
