@@ -9,7 +9,7 @@ from clirun import applied_versions, drop_host_indexes, sheet_versions
 from helpers import FIXTURES, load_sql, match_id, set_confirmed, verification
 from rule import SYNC, assert_rule, people_verifications, sheet
 
-HEAD = "0003"
+HEAD = "0004"
 
 # The sync's own indexes at each revision, with the application's indexes (tests/fixtures/
 # schema.sql) and with none of them (only keys and unique constraints): written out here.
@@ -21,8 +21,11 @@ OWN_INDEXES = {
     ("0003", True): set(),
     ("0003", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
                       "verify_triggers_suppliers_name_idx"},
+    ("0004", True): set(),
+    ("0004", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
+                      "verify_triggers_suppliers_name_idx"},
 }
-PREVIOUS = {"0002": "0001", "0003": "0002"}
+PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003"}
 
 
 def catalog(conn, schema: str = "app") -> dict:
@@ -67,7 +70,7 @@ def own_indexes(found: dict) -> set[str]:
 
 @pytest.mark.parametrize("application_indexes", [True, False],
                          ids=["application-indexes", "no-application-indexes"])
-@pytest.mark.parametrize("revision", ["0002", "0003"])
+@pytest.mark.parametrize("revision", ["0002", "0003", "0004"])
 def test_a_downgrade_leaves_exactly_a_fresh_install_of_the_revision_before(seeded, make_db, revision,
                                                                            application_indexes):
     """Functions, triggers, indexes, tables and their options, ACLs and comments after
@@ -133,7 +136,26 @@ def test_what_0003_adds_over_0002(seeded):
     assert at_0003["triggers"] != at_0002["triggers"]
 
 
-@pytest.mark.parametrize("start", ["0001", "0002"])
+def test_what_0004_takes_from_0003(seeded):
+    seeded.upgrade("0003")
+    with seeded.connect() as conn:
+        at_0003 = catalog(conn)
+    seeded.upgrade("0004")
+    with seeded.connect() as conn:
+        at_0004 = catalog(conn)
+    # the marking row triggers and the functions of their WHEN clauses go; nothing is added
+    assert {r[1] for r in at_0003["triggers"]} - {r[1] for r in at_0004["triggers"]} == {
+        "verify_triggers_sp_changed", "verify_triggers_sheet_changed"}
+    assert {r[1] for r in at_0004["triggers"]} < {r[1] for r in at_0003["triggers"]}
+    assert {r[0] for r in at_0003["functions"]} - {r[0] for r in at_0004["functions"]} == {
+        "verify_triggers_mark", "verify_triggers_differs", "verify_triggers_sp_differs",
+        "verify_triggers_sheet_differs"}
+    assert {r[0] for r in at_0004["functions"]} < {r[0] for r in at_0003["functions"]}
+    assert at_0004["indexes"] == at_0003["indexes"]
+    assert {r[0] for r in at_0004["relations"]} == {r[0] for r in at_0003["relations"]}
+
+
+@pytest.mark.parametrize("start", ["0001", "0002", "0003"])
 def test_the_rule_holds_across_the_upgrade_from_an_earlier_revision_with_data(seeded, start):
     seeded.upgrade(start)
     with seeded.connect() as conn:

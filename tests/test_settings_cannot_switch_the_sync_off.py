@@ -3,13 +3,13 @@
 An application role with only SELECT/INSERT/UPDATE/DELETE on the four tables (USAGE on schema
 app) applies one setting, one way, and then makes writes that contradict the rule. The matrix:
 
-- settings: every custom setting the installed functions read -- verify_triggers.sp_changed
-  and verify_triggers.sheet_changed (the transaction marks), verify_triggers.syncing (counts
-  only while it holds verify_triggers_sync_token()) -- and verify_triggers.epoch_held, which
-  0002 read and 0003 no longer does; each 'on' and 'off', syncing also a forged token (md5 of
-  a guessed secret and the writing transaction's id) and a replayed one (the owner's real
-  token of an earlier transaction). Besides these, settings that would weaken the sync if its
-  functions did not pin them: search_path, enable_indexscan/enable_seqscan/enable_nestloop,
+- settings: every custom setting the installed functions read -- verify_triggers.syncing
+  (counts only while it holds verify_triggers_sync_token()) -- and those earlier revisions
+  read: verify_triggers.sp_changed and verify_triggers.sheet_changed (0003's transaction
+  marks, gone in 0004), verify_triggers.epoch_held (0002); each 'on' and 'off', syncing also
+  a forged token (md5 of a guessed secret and the writing transaction's id) and a replayed one
+  (the owner's real token of an earlier transaction). Besides these, settings that would
+  weaken the sync if its functions did not pin them: search_path, enable_indexscan/enable_seqscan/enable_nestloop,
   plan_cache_mode, lock_timeout = 1ms, transform_null_equals, default_transaction_isolation,
   plpgsql.extra_errors. Those may make a write fail, never succeed unsynced;
 - ways: SET and SET LOCAL in the writing transaction, set_config(..., false) and (..., true)
@@ -90,9 +90,9 @@ MAY_FAIL = {"lock_timeout", "default_transaction_isolation", "plpgsql.extra_erro
 
 # set_config-in-RETURNING: set_config(name, value, true) evaluated by the write statement
 # itself, for each row it writes (after that row's AFTER ROW triggers' WHEN clauses).
-# A mark set to 'off' this way is read by the statement trigger after the WHEN clauses set it
-# 'on': against revision 0003 the sp_changed=off and sheet_changed=off cases fail (the write
-# stays unsynced; a confirm takes no epoch).
+# A mark set to 'off' this way was read by 0003's statement triggers after the WHEN clauses set
+# it 'on': against an early cut of 0003 the sp_changed=off and sheet_changed=off cases failed
+# (the write stayed unsynced; a confirm took no epoch).
 IN_STATEMENT = "set_config-in-RETURNING"
 METHODS = ["SET", "SET-LOCAL", "set_config-session", "set_config-local", IN_STATEMENT,
            "PGOPTIONS", "ALTER-ROLE"]

@@ -16,7 +16,7 @@ from clirun import drop_host_indexes, run
 from helpers import FIXTURES, load_sql
 from verify_triggers import status as status_mod
 
-HEAD = "0003"
+HEAD = "0004"
 
 # Head's objects in the application's schema: triggers and their tables, functions with their
 # identity arguments, tables, and for each index the sync needs the application's index that
@@ -25,10 +25,8 @@ HEAD_TRIGGERS = {
     "verify_triggers_product_delete": "products",
     "verify_triggers_product_renamed": "products",
     "verify_triggers_product_truncate": "products",
-    "verify_triggers_sheet_changed": "product_supplier_sheets",
     "verify_triggers_sheet_insert": "product_supplier_sheets",
     "verify_triggers_sheet_update": "product_supplier_sheets",
-    "verify_triggers_sp_changed": "supplier_products",
     "verify_triggers_sp_delete": "supplier_products",
     "verify_triggers_sp_insert": "supplier_products",
     "verify_triggers_sp_truncate": "supplier_products",
@@ -42,17 +40,13 @@ HEAD_FUNCTIONS = {
     "verify_triggers_bump_epoch": "",
     "verify_triggers_confirmation": "p_sku text, p_supplier_name text",
     "verify_triggers_deleted": "",
-    "verify_triggers_differs": "a anyelement, b anyelement",
     "verify_triggers_epoch_key": "",
     "verify_triggers_lock_epoch": "",
-    "verify_triggers_mark": "",
     "verify_triggers_name_differs": "o anyelement, n anyelement",
     "verify_triggers_renamed": "",
-    "verify_triggers_sheet_differs": "o anyelement, n anyelement",
     "verify_triggers_sheet_insert": "",
     "verify_triggers_sheet_update": "",
     "verify_triggers_sku_differs": "o anyelement, n anyelement",
-    "verify_triggers_sp_differs": "o anyelement, n anyelement",
     "verify_triggers_sp_rows": "",
     "verify_triggers_sp_update": "",
     "verify_triggers_sync": "p_skus text[]",
@@ -155,7 +149,7 @@ def test_a_fresh_install_is_healthy_and_lists_exactly_heads_objects(installed, c
     assert "verify_triggers_sp_update on supplier_products" in result.out
     assert "verify_triggers_sync(p_skus text[])" in result.out
     assert result.out.rstrip().splitlines()[-1] == (
-        f"healthy: 14 triggers, 22 functions, 2 tables, 5 indexes installed, enabled and current"
+        f"healthy: 12 triggers, 18 functions, 2 tables, 5 indexes installed, enabled and current"
         f" at revision {HEAD} (head)")
 
     code, data = status_json(capsys, installed)
@@ -387,14 +381,14 @@ def recreate_trigger(conn, name: str, table: str, old: str, new: str) -> None:
 # One change per trigger: its WHEN, its events, the function it runs.
 TRIGGER_EDITS = {
     # the WHEN's arguments swapped
-    "verify_triggers_sp_changed": ("supplier_products", r"\(old\.\*, new\.\*\)", "(new.*, old.*)"),
+    "verify_triggers_product_renamed": ("products", r"\(old\.\*, new\.\*\)", "(new.*, old.*)"),
     # the WHEN with one condition more
-    "verify_triggers_sheet_changed": ("product_supplier_sheets", r"\(old\.\*, new\.\*\)\)",
-                                      "(old.*, new.*) AND new.id IS NOT NULL)"),
-    # no WHEN at all
-    "verify_triggers_supplier_renamed": ("suppliers", r"WHEN \(.*\)\) EXECUTE", "EXECUTE"),
-    # a column list
-    "verify_triggers_product_renamed": ("products", "AFTER UPDATE ON", "AFTER UPDATE OF sku ON"),
+    "verify_triggers_supplier_renamed": ("suppliers", r"\(old\.\*, new\.\*\)\)",
+                                         "(old.*, new.*) AND new.id IS NOT NULL)"),
+    # its transition table renamed
+    "verify_triggers_sp_update": ("supplier_products", "OLD TABLE AS old_rows", "OLD TABLE AS previous_rows"),
+    # a FOR EACH ROW trigger instead of a statement trigger
+    "verify_triggers_sheet_insert": ("product_supplier_sheets", "FOR EACH STATEMENT", "FOR EACH ROW"),
     # another function
     "verify_triggers_sp_insert": ("supplier_products", r"EXECUTE FUNCTION .*$",
                                   "EXECUTE FUNCTION app.verify_triggers_sheet_insert()"),

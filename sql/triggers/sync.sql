@@ -36,17 +36,13 @@
 --     (indexes.sql), and the installed revision records which index serves each lookup.
 --
 -- NO SESSION SETTING SWITCHES IT OFF. Functions run as their owner (SECURITY DEFINER) with a
--- pinned search_path, and name everything with its schema. The custom settings they read can
--- only add work. The marks verify_triggers.sp_changed and verify_triggers.sheet_changed,
--- which let a statement that changed no column the rule reads return at once, are set by row
--- triggers that fire at the end of the statement, after every expression of the writer's own
--- (a RETURNING list, a WHERE clause) has run, for each row of a top-level statement that
--- changed such a column; a statement run from inside a trigger is never trusted to be marked
--- and compares its rows instead. verify_triggers.syncing, which lets the sheet triggers skip
--- the sync's own writes, counts only while it holds verify_triggers_sync_token(), which no
--- role but the owner can compute. Bypasses that need the owner or a superuser (DISABLE
--- TRIGGER, session_replication_role) are reported by `verify-triggers status` and `check`
--- and repaired by `verify-triggers sync`.
+-- pinned search_path, and name everything with its schema. The one custom setting they read,
+-- verify_triggers.syncing, which lets the sheet trigger skip the sync's own writes, counts only
+-- while it holds verify_triggers_sync_token(), which no role but the owner can compute. Which
+-- rows a statement changed is read from its transition tables, old and new versions joined by
+-- id, never from anything a session can set. Bypasses that need the owner or a superuser
+-- (DISABLE TRIGGER, session_replication_role) are reported by `verify-triggers status` and
+-- `check` and repaired by `verify-triggers sync`.
 --
 -- NOTHING PINS THE HOST'S COLUMNS. No trigger names a column (WHEN clauses pass whole rows to
 -- a function), and no function body is bound at creation to a host table, so the host may
@@ -629,11 +625,11 @@ $fn$;
 
 -- object: function verify_triggers_sp_update()
 -- supplier_products, UPDATE: a pair changes where a confirmed (product, supplier) appears or
--- disappears. A top-level statement returns at once unless a row of the transaction changed a
--- column the rule reads (the mark set by the verify_triggers_sp_changed row trigger). One row
--- written: its two versions compared, nothing read unless its pair changed. Several: the
--- epoch, then the matches seen confirmed in only one of their versions, with their names, in
--- one statement planned for these rows.
+-- disappears. One row written: its two versions compared, nothing read unless its pair
+-- changed. Several: the epoch, then the confirmed versions, old and new, joined by id, product
+-- and supplier; a version without its twin is a confirmation that appeared or disappeared, and
+-- its pair is synced. The FULL JOIN can only be a hash or merge join, linear in the rows
+-- written whatever the settings, and after a price refresh it finds nothing to sync.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sp_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -656,15 +652,6 @@ DECLARE
     skus text [];
     supplier_names text [];
 BEGIN
-    -- A statement run from a trigger (depth above 1: a cascade, a host's trigger) marks no
-    -- row, so only a top-level statement may trust an absent mark.
-    IF
-        pg_catalog.pg_trigger_depth() = 1
-        AND pg_catalog.current_setting('verify_triggers.sp_changed', true) IS DISTINCT FROM 'on'
-    THEN
-        RETURN NULL;
-    END IF;
-
     PERFORM 1 FROM new_rows OFFSET 1 LIMIT 1;
 
     IF NOT FOUND THEN
@@ -721,28 +708,29 @@ BEGIN
             pg_catalog.array_agg(su.name)
         FROM (
             SELECT
-                v.local_product_id,
-                v.supplier_id
-            FROM (
-                SELECT
-                    o.id,
-                    o.local_product_id,
-                    o.supplier_id
-                FROM old_rows AS o
-                WHERE o.manual_confirmed
-                UNION ALL
-                SELECT
-                    n.id,
-                    n.local_product_id,
-                    n.supplier_id
-                FROM new_rows AS n
-                WHERE n.manual_confirmed
-            ) AS v
-            GROUP BY v.id, v.local_product_id, v.supplier_id
-            HAVING pg_catalog.count(*) = 1
-        ) AS s
-        INNER JOIN {schema}.products AS pr ON s.local_product_id = pr.id
-        INNER JOIN {schema}.suppliers AS su ON s.supplier_id = su.id
+                o.id,
+                o.local_product_id,
+                o.supplier_id
+            FROM old_rows AS o
+            WHERE o.manual_confirmed
+        ) AS o
+        FULL JOIN (
+            SELECT
+                n.id,
+                n.local_product_id,
+                n.supplier_id
+            FROM new_rows AS n
+            WHERE n.manual_confirmed
+        ) AS n
+            ON
+                o.id = n.id
+                AND o.local_product_id = n.local_product_id
+                AND o.supplier_id = n.supplier_id
+        INNER JOIN {schema}.products AS pr
+            ON coalesce(o.local_product_id, n.local_product_id) = pr.id
+        INNER JOIN {schema}.suppliers AS su
+            ON coalesce(o.supplier_id, n.supplier_id) = su.id
+        WHERE o.id IS NULL OR n.id IS NULL
     $q$
     INTO skus, supplier_names;
 
@@ -787,9 +775,10 @@ $fn$;
 -- object: function verify_triggers_sheet_update()
 -- product_supplier_sheets, UPDATE: rows whose pair or verification changed are recomputed, so
 -- a write that contradicts the rule is put right. Returns at once for the sync's own writes
--- (verify_triggers.syncing holds this transaction's token), and, for a top-level statement,
--- unless a row of the transaction changed one of those columns (the mark set by the
--- verify_triggers_sheet_changed row trigger).
+-- (verify_triggers.syncing holds this transaction's token). Old and new versions are joined by
+-- id; a row whose sku, supplier name, is_verified or verified_by differs between them (or that
+-- has no twin) has its pairs, old and new, recomputed. The FULL JOIN can only be a hash or
+-- merge join: linear in the rows written whatever plan is cached.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sheet_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -803,54 +792,28 @@ DECLARE
     skus text [];
     supplier_names text [];
 BEGIN
-    -- Statements run from a trigger (the sync's own writes among them) mark no row: only a
-    -- top-level statement may trust an absent mark. Checked first: it reads nothing.
-    IF
-        pg_catalog.pg_trigger_depth() = 1
-        AND pg_catalog.current_setting('verify_triggers.sheet_changed', true)
-        IS DISTINCT FROM 'on'
-    THEN
-        RETURN NULL;
-    END IF;
     IF syncing <> '' AND syncing = {schema}.verify_triggers_sync_token() THEN
         RETURN NULL;
     END IF;
 
-    -- The versions seen once among old and new rows: an aggregate, linear whatever plan is
-    -- cached.
     SELECT
         pg_catalog.array_agg(p.sku),
         pg_catalog.array_agg(p.supplier_name)
     INTO skus, supplier_names
     FROM (
         SELECT DISTINCT
-            changed.sku,
-            changed.supplier_name
-        FROM (
-            SELECT
-                v.sku,
-                v.supplier_name
-            FROM (
-                SELECT
-                    o.id,
-                    o.sku,
-                    o.supplier_name,
-                    o.is_verified,
-                    o.verified_by
-                FROM old_rows AS o
-                UNION ALL
-                SELECT
-                    n.id,
-                    n.sku,
-                    n.supplier_name,
-                    n.is_verified,
-                    n.verified_by
-                FROM new_rows AS n
-            ) AS v
-            GROUP BY v.id, v.sku, v.supplier_name, v.is_verified, v.verified_by
-            HAVING pg_catalog.count(*) = 1
-        ) AS changed
-        WHERE changed.sku IS NOT NULL AND changed.supplier_name IS NOT NULL
+            x.sku,
+            x.supplier_name
+        FROM old_rows AS o
+        FULL JOIN new_rows AS n ON o.id = n.id
+        CROSS JOIN LATERAL (
+            VALUES (o.sku, o.supplier_name), (n.sku, n.supplier_name)
+        ) AS x (sku, supplier_name)
+        WHERE
+            (o.sku, o.supplier_name, o.is_verified, o.verified_by)
+            IS DISTINCT FROM (n.sku, n.supplier_name, n.is_verified, n.verified_by)
+            AND x.sku IS NOT NULL
+            AND x.supplier_name IS NOT NULL
     ) AS p;
 
     IF skus IS NULL THEN
@@ -1016,91 +979,34 @@ BEGIN
 END
 $fn$;
 
--- object: function verify_triggers_mark()
--- The marking row triggers' function: sets the mark named by the trigger's argument for the
--- rest of the transaction (or until its savepoint is rolled back). A statement trigger cannot
--- clear it: two statements of one query (a writable CTE) fire their statement triggers after
--- both statements' row triggers. It fires after the statement's own expressions have run, so
--- no expression of the writer's can unset it. No SET clause: it runs for every changed row,
--- and names nothing but pg_catalog's set_config.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_mark()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $fn$
-BEGIN
-    PERFORM pg_catalog.set_config(TG_ARGV[0], 'on', true);
-    RETURN NULL;
-END
-$fn$;
-
--- object: function verify_triggers_differs(anyelement, anyelement)
--- a IS DISTINCT FROM b, with the equality operator named with its schema: the WHEN clauses
--- below run as the writer, with the writer's search_path, and IS DISTINCT FROM would look
--- its operator up there. Inlined, as the functions that call it are.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_differs(a anyelement, b anyelement)
-RETURNS boolean
-LANGUAGE sql
-IMMUTABLE
-AS $fn$
-    SELECT (a OPERATOR(pg_catalog.=) b) IS NOT TRUE AND (a IS NOT NULL OR b IS NOT NULL)
-$fn$;
-
--- object: function verify_triggers_sp_differs(anyelement, anyelement)
--- The WHEN clause of verify_triggers_sp_changed: the match's product, supplier or confirmation
--- changed, in a top-level statement (a statement run from a trigger is compared whole
--- instead). It takes whole rows, so no column of the host's is pinned, and is inlined by the
--- planner into the clause: plain comparisons, no call per row.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sp_differs(o anyelement, n anyelement)
-RETURNS boolean
-LANGUAGE sql
-VOLATILE
-AS $fn$
-    SELECT
-        (
-            {schema}.verify_triggers_differs(o.manual_confirmed, n.manual_confirmed)
-            OR {schema}.verify_triggers_differs(o.local_product_id, n.local_product_id)
-            OR {schema}.verify_triggers_differs(o.supplier_id, n.supplier_id)
-        )
-        AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0
-$fn$;
-
--- object: function verify_triggers_sheet_differs(anyelement, anyelement)
--- The WHEN clause of verify_triggers_sheet_changed: as verify_triggers_sp_differs, for a sheet
--- row whose pair or verification changed. The sync writes sheet rows from its triggers, so its
--- own writes are never marked.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sheet_differs(o anyelement, n anyelement)
-RETURNS boolean
-LANGUAGE sql
-VOLATILE
-AS $fn$
-    SELECT
-        (
-            {schema}.verify_triggers_differs(o.sku, n.sku)
-            OR {schema}.verify_triggers_differs(o.supplier_name, n.supplier_name)
-            OR {schema}.verify_triggers_differs(o.is_verified, n.is_verified)
-            OR {schema}.verify_triggers_differs(o.verified_by, n.verified_by)
-        )
-        AND pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0
-$fn$;
-
 -- object: function verify_triggers_sku_differs(anyelement, anyelement)
--- The WHEN clause of verify_triggers_product_renamed: the product's sku changed.
+-- The WHEN clause of verify_triggers_product_renamed: the product's sku changed. It takes whole
+-- rows, so no column of the host's is pinned, and is inlined by the planner into the clause:
+-- plain comparisons, no call per row. The WHEN clauses run as the writer, with the writer's
+-- search_path, so the equality operator is named with its schema (IS DISTINCT FROM would look
+-- it up there). One function, no nested call: each SQL function inlined is parsed again for
+-- every statement that updates the table.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sku_differs(o anyelement, n anyelement)
 RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
 AS $fn$
-    SELECT {schema}.verify_triggers_differs(o.sku, n.sku)
+    SELECT
+        (o.sku OPERATOR(pg_catalog.=) n.sku) IS NOT TRUE
+        AND (o.sku IS NOT NULL OR n.sku IS NOT NULL)
 $fn$;
 
 -- object: function verify_triggers_name_differs(anyelement, anyelement)
--- The WHEN clause of verify_triggers_supplier_renamed: the supplier's name changed.
+-- The WHEN clause of verify_triggers_supplier_renamed: the supplier's name changed (as
+-- verify_triggers_sku_differs).
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_name_differs(o anyelement, n anyelement)
 RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
 AS $fn$
-    SELECT {schema}.verify_triggers_differs(o.name, n.name)
+    SELECT
+        (o.name OPERATOR(pg_catalog.=) n.name) IS NOT TRUE
+        AND (o.name IS NOT NULL OR n.name IS NOT NULL)
 $fn$;
 
 -- object: trigger verify_triggers_sp_insert on supplier_products
@@ -1126,16 +1032,6 @@ CREATE OR REPLACE TRIGGER verify_triggers_sp_truncate
 AFTER TRUNCATE ON {schema}.supplier_products
 FOR EACH STATEMENT EXECUTE FUNCTION {schema}.verify_triggers_truncate();
 
--- object: trigger verify_triggers_sp_changed on supplier_products
--- No column list (UPDATE OF ...): a column-list trigger fires only when the UPDATE's SET list
--- names a column, not when an application's BEFORE trigger changes one, and such a change must
--- be synced too.
-CREATE OR REPLACE TRIGGER verify_triggers_sp_changed
-AFTER UPDATE ON {schema}.supplier_products
-FOR EACH ROW
-WHEN ({schema}.verify_triggers_sp_differs(old, new))
-EXECUTE FUNCTION {schema}.verify_triggers_mark('verify_triggers.sp_changed');
-
 -- object: trigger verify_triggers_sheet_insert on product_supplier_sheets
 CREATE OR REPLACE TRIGGER verify_triggers_sheet_insert
 AFTER INSERT ON {schema}.product_supplier_sheets
@@ -1147,13 +1043,6 @@ CREATE OR REPLACE TRIGGER verify_triggers_sheet_update
 AFTER UPDATE ON {schema}.product_supplier_sheets
 REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
 FOR EACH STATEMENT EXECUTE FUNCTION {schema}.verify_triggers_sheet_update();
-
--- object: trigger verify_triggers_sheet_changed on product_supplier_sheets
-CREATE OR REPLACE TRIGGER verify_triggers_sheet_changed
-AFTER UPDATE ON {schema}.product_supplier_sheets
-FOR EACH ROW
-WHEN ({schema}.verify_triggers_sheet_differs(old, new))
-EXECUTE FUNCTION {schema}.verify_triggers_mark('verify_triggers.sheet_changed');
 
 -- object: trigger verify_triggers_product_renamed on products
 CREATE OR REPLACE TRIGGER verify_triggers_product_renamed
