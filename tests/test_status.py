@@ -330,9 +330,9 @@ FUNCTION_EDITS = {
     # PL/pgSQL: one pair of parentheses more
     "verify_triggers_bump_epoch": ("app.verify_triggers_bump_epoch()", "l.generation + 1", "(l.generation + 1)"),
     # a SQL function in a string: one pair of parentheses more
-    "verify_triggers_differs": ("app.verify_triggers_differs(anyelement, anyelement)",
-                                "(a OPERATOR(pg_catalog.=) b)",
-                                "((a OPERATOR(pg_catalog.=) b))"),
+    "verify_triggers_sku_differs": ("app.verify_triggers_sku_differs(anyelement, anyelement)",
+                                    "(o.sku OPERATOR(pg_catalog.=) n.sku)",
+                                    "((o.sku OPERATOR(pg_catalog.=) n.sku))"),
     # a SQL-standard body: one cast more
     "verify_triggers_bucket": ("app.verify_triggers_bucket(text, text)", "(p_sku || chr(31))",
                                "(p_sku || chr(31))::varchar"),
