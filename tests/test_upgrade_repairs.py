@@ -42,10 +42,10 @@ DAMAGE = {
     "trigger_function": "DROP FUNCTION app.verify_triggers_sheet_update() CASCADE",
     "helper_function": "DROP FUNCTION app.verify_triggers_bump_epoch()",
     "record_table": "DROP TABLE app.verify_triggers_objects",
-    # the marking trigger re-created without its WHEN
+    # the product rename trigger re-created without its WHEN
     "trigger_when": "DO $$ DECLARE d text; BEGIN"
-                    " SELECT pg_get_triggerdef(oid) INTO d FROM pg_trigger WHERE tgname = 'verify_triggers_sp_changed';"
-                    " DROP TRIGGER verify_triggers_sp_changed ON app.supplier_products;"
+                    " SELECT pg_get_triggerdef(oid) INTO d FROM pg_trigger WHERE tgname = 'verify_triggers_product_renamed';"
+                    " DROP TRIGGER verify_triggers_product_renamed ON app.products;"
                     " EXECUTE regexp_replace(d, 'WHEN \\(.*\\)\\) EXECUTE', 'EXECUTE'); END $$",
     "function_options": "ALTER FUNCTION app.verify_triggers_sync(text[]) SECURITY INVOKER",
 }

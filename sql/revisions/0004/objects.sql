@@ -627,10 +627,12 @@ $fn$;
 -- object: function verify_triggers_sp_update()
 -- supplier_products, UPDATE: a pair changes where a confirmed (product, supplier) appears or
 -- disappears. One row written: its two versions compared, nothing read unless its pair
--- changed. Several: the epoch, then the confirmed versions, old and new, joined by id, product
--- and supplier; a version without its twin is a confirmation that appeared or disappeared, and
--- its pair is synced. The FULL JOIN can only be a hash or merge join, linear in the rows
--- written whatever the settings, and after a price refresh it finds nothing to sync.
+-- changed. Several: the confirmed versions, old and new, joined by id, product and supplier; a
+-- version without its twin is a confirmation that appeared or disappeared. The FULL JOIN can
+-- only be a hash or merge join, linear in the rows written whatever plan is cached, and reads
+-- no table: after a price refresh it finds nothing, and the trigger returns without a lock.
+-- Otherwise the epoch, then the names of those (product, supplier), in one statement planned
+-- for them.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sp_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -645,6 +647,8 @@ SET join_collapse_limit = 1
 SET from_collapse_limit = 1
 AS $fn$
 DECLARE
+    product_ids bigint [];
+    supplier_ids bigint [];
     was_confirmed boolean;
     confirmed boolean;
     same_match boolean;
@@ -699,41 +703,50 @@ BEGIN
             PERFORM {schema}.verify_triggers_sync_one(sku, supplier_name);
             RETURN NULL;
         END IF;
-    ELSE
-        PERFORM {schema}.verify_triggers_lock_epoch();
     END IF;
+
+    SELECT
+        pg_catalog.array_agg(coalesce(o.local_product_id, n.local_product_id)),
+        pg_catalog.array_agg(coalesce(o.supplier_id, n.supplier_id))
+    INTO product_ids, supplier_ids
+    FROM (
+        SELECT
+            r.id,
+            r.local_product_id,
+            r.supplier_id
+        FROM old_rows AS r
+        WHERE r.manual_confirmed
+    ) AS o
+    FULL JOIN (
+        SELECT
+            r.id,
+            r.local_product_id,
+            r.supplier_id
+        FROM new_rows AS r
+        WHERE r.manual_confirmed
+    ) AS n
+        ON
+            o.id = n.id
+            AND o.local_product_id = n.local_product_id
+            AND o.supplier_id = n.supplier_id
+    WHERE o.id IS NULL OR n.id IS NULL;
+
+    IF product_ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    PERFORM {schema}.verify_triggers_lock_epoch();
 
     EXECUTE $q$
         SELECT
             pg_catalog.array_agg(pr.sku),
             pg_catalog.array_agg(su.name)
-        FROM (
-            SELECT
-                o.id,
-                o.local_product_id,
-                o.supplier_id
-            FROM old_rows AS o
-            WHERE o.manual_confirmed
-        ) AS o
-        FULL JOIN (
-            SELECT
-                n.id,
-                n.local_product_id,
-                n.supplier_id
-            FROM new_rows AS n
-            WHERE n.manual_confirmed
-        ) AS n
-            ON
-                o.id = n.id
-                AND o.local_product_id = n.local_product_id
-                AND o.supplier_id = n.supplier_id
-        INNER JOIN {schema}.products AS pr
-            ON coalesce(o.local_product_id, n.local_product_id) = pr.id
-        INNER JOIN {schema}.suppliers AS su
-            ON coalesce(o.supplier_id, n.supplier_id) = su.id
-        WHERE o.id IS NULL OR n.id IS NULL
+        FROM unnest($1, $2) AS c (local_product_id, supplier_id)
+        INNER JOIN {schema}.products AS pr ON c.local_product_id = pr.id
+        INNER JOIN {schema}.suppliers AS su ON c.supplier_id = su.id
     $q$
-    INTO skus, supplier_names;
+    INTO skus, supplier_names
+    USING product_ids, supplier_ids;
 
     PERFORM {schema}.verify_triggers_sync_pairs(skus, supplier_names);
     RETURN NULL;
@@ -793,8 +806,11 @@ DECLARE
     skus text [];
     supplier_names text [];
 BEGIN
-    IF syncing <> '' AND syncing = {schema}.verify_triggers_sync_token() THEN
-        RETURN NULL;
+    -- Nested, so that a session that never synced reads no token (AND does not stop at NULL).
+    IF syncing <> '' THEN
+        IF syncing = {schema}.verify_triggers_sync_token() THEN
+            RETURN NULL;
+        END IF;
     END IF;
 
     SELECT
