@@ -186,6 +186,33 @@ def test_a_confirmed_row_unverified_by_an_applications_before_trigger_is_correct
 BULK = 10_000
 
 
+# An AFTER INSERT row trigger of the application's that moves the row it inserted to another
+# pair: it fires before the sync's statement trigger, and its own UPDATE syncs the new pair.
+
+MOVE_ON_INSERT = """
+CREATE FUNCTION app.move_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE app.product_supplier_sheets SET supplier_name = 'NOBODY' WHERE id = new.id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER move_on_insert AFTER INSERT ON app.product_supplier_sheets
+FOR EACH ROW EXECUTE FUNCTION app.move_on_insert();
+"""
+
+
+def test_a_row_moved_to_an_unconfirmed_pair_by_an_applications_insert_trigger_stays_unverified(at_revision):
+    conn = at_revision
+    assert verification(conn, "BMX136", "PAREK") == (True, SYNC)
+    conn.execute("DELETE FROM app.product_supplier_sheets WHERE sku = 'BMX136' AND supplier_name = 'PAREK'")
+    conn.execute(MOVE_ON_INSERT)
+    conn.execute("INSERT INTO app.product_supplier_sheets (sku, supplier_name) VALUES ('BMX136', 'PAREK')")
+    # the inserted pair is confirmed, but the row is in (BMX136, NOBODY) now, which nothing confirms
+    assert sheet(conn, "BMX136", "NOBODY") == (False, None, None)
+    assert conn.execute("SELECT count(*) FROM app.product_supplier_sheets"
+                        " WHERE sku = 'BMX136' AND supplier_name = 'PAREK'").fetchone()[0] == 0
+    assert_rule(conn)
+
+
 @pytest.fixture
 def wide(db):
     with db.connect() as conn:

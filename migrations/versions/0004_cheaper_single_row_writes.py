@@ -9,7 +9,9 @@ triggers had WHEN clauses calling SQL functions, which PostgreSQL inlines, and s
 for every statement that updates the table: about half of what the sync added to a single-row
 confirm. 0004 drops them; the UPDATE triggers find the changed rows by joining the transition
 tables' old and new versions by id (a FULL JOIN: hash or merge, linear in the rows written).
-For a live database: the two changed functions are replaced and the marking triggers and their
+A sheet import checks the inserted rows themselves by id after the bucket locks, instead of
+recomputing every sheet row of their pairs. For a live database: the changed functions are
+replaced and the marking triggers and their
 functions dropped under a short lock_timeout with retries, and the install is recorded. No
 index and no row changes, so nothing to build or reconcile. The downgrade mirrors it.
 """

@@ -753,7 +753,12 @@ END
 $fn$;
 
 -- object: function verify_triggers_sheet_insert()
--- product_supplier_sheets, INSERT (an import): every pair written is recomputed.
+-- product_supplier_sheets, INSERT (an import): the epoch, the buckets of the pairs written, in
+-- order; then each inserted row is checked against its pair's confirmation and updated by id
+-- where it disagrees. Only the inserted rows can disagree: a pair's other rows already keep the
+-- rule, and a concurrent sync of the pair, which holds the bucket before it writes, cannot see
+-- them. The rows are this transaction's own, so no other writer holds them: no wait on a row,
+-- and no retry. One statement planned for this transition table (EXECUTE).
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sheet_insert()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -761,6 +766,11 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 SET work_mem = '64MB'
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET join_collapse_limit = 1
+SET from_collapse_limit = 1
 AS $fn$
 DECLARE
     skus text [];
@@ -780,7 +790,63 @@ BEGIN
     -- The pairs come from the rows themselves; the epoch still orders the recomputation after
     -- any rename in flight, whose products.sku or suppliers.name it reads.
     PERFORM {schema}.verify_triggers_lock_epoch();
-    PERFORM {schema}.verify_triggers_sync_pairs(skus, supplier_names);
+
+    UPDATE {schema}.verify_triggers_lock AS l
+    SET generation = l.generation + 1
+    WHERE l.bucket IN (
+        SELECT k.bucket
+        FROM {schema}.verify_triggers_lock AS k
+        WHERE k.bucket IN (
+            SELECT {schema}.verify_triggers_bucket(p.sku, p.supplier_name)
+            FROM unnest(skus, supplier_names) AS p (sku, supplier_name)
+        )
+        ORDER BY k.bucket
+        FOR UPDATE
+    );
+
+    PERFORM pg_catalog.set_config(
+        'verify_triggers.syncing', {schema}.verify_triggers_sync_token(), true
+    );
+
+    -- Filtered on the inserted values first (most rows of an import need nothing), then checked
+    -- again against the row, which a row trigger may have changed since (and synced, under its
+    -- pair, with its own UPDATE): a row no longer in the inserted pair is left alone.
+    EXECUTE $q$
+        UPDATE {schema}.product_supplier_sheets AS sh
+        SET
+            is_verified = t.is_confirmed,
+            verified_by = CASE WHEN t.is_confirmed THEN $1 END,
+            verified_at = CASE WHEN t.is_confirmed THEN pg_catalog.now() END
+        FROM (
+            SELECT
+                n.id,
+                n.sku,
+                n.supplier_name,
+                c.is_confirmed
+            FROM new_rows AS n
+            CROSS JOIN LATERAL {schema}.verify_triggers_confirmation(
+                n.sku, n.supplier_name
+            ) AS c
+            WHERE
+                n.sku IS NOT NULL
+                AND n.supplier_name IS NOT NULL
+                AND (
+                    (c.is_confirmed AND n.is_verified IS NOT TRUE)
+                    OR (NOT c.is_confirmed AND n.verified_by = $1)
+                )
+        ) AS t
+        WHERE
+            sh.id = t.id
+            AND sh.sku = t.sku
+            AND sh.supplier_name = t.supplier_name
+            AND (
+                (t.is_confirmed AND sh.is_verified IS NOT TRUE)
+                OR (NOT t.is_confirmed AND sh.verified_by = $1)
+            )
+    $q$
+    USING {stamp}::text;
+
+    PERFORM pg_catalog.set_config('verify_triggers.syncing', '', true);
     RETURN NULL;
 END
 $fn$;

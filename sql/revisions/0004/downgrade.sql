@@ -128,6 +128,39 @@ BEGIN
 END
 $fn$;
 
+-- object: function verify_triggers_sheet_insert()
+-- product_supplier_sheets, INSERT (an import): every pair written is recomputed.
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sheet_insert()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET work_mem = '64MB'
+AS $fn$
+DECLARE
+    skus text [];
+    supplier_names text [];
+BEGIN
+    SELECT
+        pg_catalog.array_agg(n.sku),
+        pg_catalog.array_agg(n.supplier_name)
+    INTO skus, supplier_names
+    FROM new_rows AS n
+    WHERE n.sku IS NOT NULL AND n.supplier_name IS NOT NULL;
+
+    IF skus IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    -- The pairs come from the rows themselves; the epoch still orders the recomputation after
+    -- any rename in flight, whose products.sku or suppliers.name it reads.
+    PERFORM {schema}.verify_triggers_lock_epoch();
+    PERFORM {schema}.verify_triggers_sync_pairs(skus, supplier_names);
+    RETURN NULL;
+END
+$fn$;
+
 -- object: function verify_triggers_sheet_update()
 -- product_supplier_sheets, UPDATE: rows whose pair or verification changed are recomputed, so
 -- a write that contradicts the rule is put right. Returns at once for the sync's own writes
