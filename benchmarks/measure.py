@@ -42,6 +42,13 @@ def vacuum(conn: psycopg.Connection, synced: bool) -> None:
         conn.execute(q.VACUUM_LOCK_TABLE)
 
 
+def checkpoint(conn: psycopg.Connection) -> None:
+    """Every timed run starts just after a checkpoint, so each pays the full-page images of the
+    pages it touches first. Without it, whether a checkpoint fell inside a run decided up to a
+    third of a bulk write's time (its WAL), whichever approach it was."""
+    conn.execute(q.CHECKPOINT)
+
+
 def rolled_back(conn: psycopg.Connection, steps: Sequence[sql.Composable], params: dict,
                 setup: Sequence[sql.Composable] = (), timeout_s: float | None = None) -> dict:
     """Run ``steps`` timed inside a transaction (after untimed ``setup``), judge, roll back.
@@ -85,12 +92,15 @@ def capped(run: Callable[[], dict]) -> Callable[[], dict]:
 
 
 def interleaved(repeat: int, approaches: dict[str, Callable[[], object]],
-                after: Callable[[str], None]) -> dict[str, list]:
-    """Every approach once per repeat, the order rotating; ``after`` resets an approach's database."""
+                after: Callable[[str], None], before: Callable[[], None] | None = None) -> dict[str, list]:
+    """Every approach once per repeat, the order rotating; ``after`` resets an approach's database,
+    ``before`` settles the server ahead of each run."""
     names = list(approaches)
     runs: dict[str, list] = {name: [] for name in names}
     for rep in range(repeat):
         for name in names[rep % len(names):] + names[:rep % len(names)]:
+            if before:
+                before()
             runs[name].append(approaches[name]())
             after(name)
     return runs

@@ -218,6 +218,8 @@ def markdown(results: Results, verdicts: list[Verdict], chart: Path | None) -> s
     sizes = results.sizes
     repeats = f"{m.repeat} repeat{'s' if m.repeat > 1 else ''}" + (f" ({m.large_repeat} at N >= 1,000,000)"
                                        if any(s.n >= 1_000_000 for s in sizes) else "")
+    if m.price_repeat > m.repeat:
+        repeats += f", {m.price_repeat} for each price refresh below N = 1,000,000"
     duration = (f"{m.pgbench_seconds} s per run" if m.pgbench_seconds
                 else f"{m.pgbench_transactions} cycles per client per run")
     values = {

@@ -165,6 +165,7 @@ class Meta:
     sizes: list[int] = field(default_factory=list)
     repeat: int = 3
     large_repeat: int = 1
+    price_repeat: int = 0  # 0: as many as every other case (results from before it was separate)
     schema_variant: str = "app"
     pgbench: str | None = None
     pgbench_seconds: int | None = None
