@@ -265,7 +265,7 @@ def test_host_upgrade_installs_the_sync_while_the_application_writes(host_db, dr
         assert_rule(conn, people)  # zero drift, people's verifications kept
     status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
-    assert host_db.verify_triggers("current").out.startswith("0004 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
     assert_confirm_verifies(host_db)
 
     # the host's downgrade removes the sync and keeps the rows as they are
@@ -293,7 +293,7 @@ def test_host_upgrade_brings_an_older_install_to_head(host_db):
 
     host_db.host_upgrade("head")
 
-    assert host_db.verify_triggers("current").out.startswith("0004 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
     status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
     with host_db.connect() as conn:
@@ -429,7 +429,7 @@ def test_upgrade_repairs_a_dropped_version_table(host_db):
     assert repaired.code == 0, repaired.out + repaired.err
     status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
-    assert host_db.verify_triggers("current").out.startswith("0004 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
     with host_db.connect() as conn:
         assert_rule(conn, people)
     assert_confirm_verifies(host_db)
@@ -494,7 +494,7 @@ def test_offline_host_upgrade_script_installs_a_working_sync(host_db, tmp_path):
     assert applied.returncode == 0, applied.stderr
 
     assert host_db.host_revision() == "h4"
-    assert host_db.verify_triggers("current").out.startswith("0004 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
     assert column_type(host_db) == "character varying(500)"
     status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err

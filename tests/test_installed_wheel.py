@@ -69,11 +69,13 @@ def test_the_wheel_ships_migrations_sql_and_the_console_script(wheel):
                  "verify_triggers/migrations/versions/0002_cheaper_writes.py",
                  "verify_triggers/migrations/versions/0003_bounded_work.py",
                  "verify_triggers/migrations/versions/0004_cheaper_single_row_writes.py",
+                 "verify_triggers/migrations/versions/0005_one_bucket_lock.py",
                  "verify_triggers/sql/revisions/0001/install.sql",
                  "verify_triggers/sql/revisions/0002/install.sql",
                  "verify_triggers/sql/revisions/0003/upgrade.sql",
                  "verify_triggers/sql/revisions/0003/revision.json",
                  "verify_triggers/sql/revisions/0004/upgrade.sql",
+                 "verify_triggers/sql/revisions/0005/upgrade.sql",
                  "verify_triggers/sql/triggers/sync.sql",
                  "verify_triggers/sql/queries/check.sql",
                  "verify_triggers/sql/demo/seed.sql"):
@@ -103,7 +105,8 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     assert "Running upgrade 0001 -> 0002" in upgrade.out
     assert "Running upgrade 0002 -> 0003" in upgrade.out
     assert "Running upgrade 0003 -> 0004" in upgrade.out
-    assert "at revision 0004 (head)" in upgrade.out
+    assert "Running upgrade 0004 -> 0005" in upgrade.out
+    assert "at revision 0005 (head)" in upgrade.out
 
     check = _run([script, "check"], cwd=work, env=env)
     assert check.code == 0, check.out + check.err
@@ -112,7 +115,7 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     status = _run([venv / "bin" / "python", "-m", "verify_triggers", "status"], cwd=work, env=env)
     assert status.code == 0, status.out + status.err
     assert "OUTDATED" not in status.out and "MISSING" not in status.out
-    assert "healthy: 12 triggers, 18 functions, 2 tables, 5 indexes installed" in status.out
+    assert "healthy: 12 triggers, 19 functions, 2 tables, 5 indexes installed" in status.out
 
     offline = _run([script, "upgrade", "--sql"], cwd=work, env=_env(venv))
     assert offline.code == 0 and "CREATE TRIGGER verify_triggers_sp_update" in offline.out

@@ -9,7 +9,7 @@ from clirun import applied_versions, drop_host_indexes, sheet_versions
 from helpers import FIXTURES, load_sql, match_id, set_confirmed, verification
 from rule import SYNC, assert_rule, people_verifications, sheet
 
-HEAD = "0004"
+HEAD = "0005"
 
 # The sync's own indexes at each revision, with the application's indexes (tests/fixtures/
 # schema.sql) and with none of them (only keys and unique constraints): written out here.
@@ -24,8 +24,11 @@ OWN_INDEXES = {
     ("0004", True): set(),
     ("0004", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
                       "verify_triggers_suppliers_name_idx"},
+    ("0005", True): set(),
+    ("0005", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
+                      "verify_triggers_suppliers_name_idx"},
 }
-PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003"}
+PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003", "0005": "0004"}
 
 
 def catalog(conn, schema: str = "app") -> dict:
@@ -70,7 +73,7 @@ def own_indexes(found: dict) -> set[str]:
 
 @pytest.mark.parametrize("application_indexes", [True, False],
                          ids=["application-indexes", "no-application-indexes"])
-@pytest.mark.parametrize("revision", ["0002", "0003", "0004"])
+@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005"])
 def test_a_downgrade_leaves_exactly_a_fresh_install_of_the_revision_before(seeded, make_db, revision,
                                                                            application_indexes):
     """Functions, triggers, indexes, tables and their options, ACLs and comments after
@@ -155,7 +158,29 @@ def test_what_0004_takes_from_0003(seeded):
     assert {r[0] for r in at_0004["relations"]} == {r[0] for r in at_0003["relations"]}
 
 
-@pytest.mark.parametrize("start", ["0001", "0002", "0003"])
+def test_what_0005_changes_from_0004(seeded):
+    seeded.upgrade("0004")
+    with seeded.connect() as conn:
+        at_0004 = catalog(conn)
+    seeded.upgrade("0005")
+    with seeded.connect() as conn:
+        at_0005 = catalog(conn)
+    before = {(r[0], r[1]): r[2:] for r in at_0004["functions"]}
+    after = {(r[0], r[1]): r[2:] for r in at_0005["functions"]}
+    # one function added (the bucket lock both multi-pair paths now call), none dropped
+    assert set(after) - set(before) == {("verify_triggers_lock_buckets", "p_skus text[], p_supplier_names text[]")}
+    assert set(before) < set(after)
+    # three redefined: the callers of the bucket lock, and the sheets' UPDATE trigger (hash join)
+    assert {key[0] for key in before if before[key] != after[key]} == {
+        "verify_triggers_sync_pairs", "verify_triggers_sheet_insert", "verify_triggers_sheet_update"}
+    assert "enable_mergejoin TO 'off'" in after[("verify_triggers_sheet_update", "")][0]
+    # the same triggers, indexes and tables
+    assert at_0005["triggers"] == at_0004["triggers"]
+    assert at_0005["indexes"] == at_0004["indexes"]
+    assert {r[0] for r in at_0005["relations"]} == {r[0] for r in at_0004["relations"]}
+
+
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004"])
 def test_the_rule_holds_across_the_upgrade_from_an_earlier_revision_with_data(seeded, start):
     seeded.upgrade(start)
     with seeded.connect() as conn:

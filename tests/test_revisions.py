@@ -1,7 +1,7 @@
 """What the revisions install, compared catalog against catalog.
 
 The head definitions live once, in sql/triggers/; each revision's frozen scripts are cut from
-them by scripts/cut_revision.py; released revisions (0001, 0002 and 0003) still
+them by scripts/cut_revision.py; released revisions (0001 to 0004) still
 execute the statements they were released with.
 """
 
@@ -121,7 +121,10 @@ def normalized(script: str, start: str, end: str) -> list[str]:
     ("down_0001.sql", ("downgrade", "0001:base"), "-- Running downgrade 0001 -> ", "DELETE FROM app.verify_triggers_version"),
     ("up_0003.sql", ("upgrade", "0002:0003"), "-- Running upgrade 0002 -> 0003", "UPDATE app.verify_triggers_version"),
     ("down_0003.sql", ("downgrade", "0003:0002"), "-- Running downgrade 0003 -> 0002", "UPDATE app.verify_triggers_version"),
-], ids=["upgrade-0001", "upgrade-0002", "downgrade-0002", "downgrade-0001", "upgrade-0003", "downgrade-0003"])
+    ("up_0004.sql", ("upgrade", "0003:0004"), "-- Running upgrade 0003 -> 0004", "UPDATE app.verify_triggers_version"),
+    ("down_0004.sql", ("downgrade", "0004:0003"), "-- Running downgrade 0004 -> 0003", "UPDATE app.verify_triggers_version"),
+], ids=["upgrade-0001", "upgrade-0002", "downgrade-0002", "downgrade-0001", "upgrade-0003", "downgrade-0003",
+        "upgrade-0004", "downgrade-0004"])
 def test_released_revisions_still_execute_the_statements_they_were_released_with(golden, command, start, end):
     config = commands.make_config(Target(url=None, schema="app"))
     verb, revision = command

@@ -16,7 +16,7 @@ from clirun import drop_host_indexes, run
 from helpers import FIXTURES, load_sql
 from verify_triggers import status as status_mod
 
-HEAD = "0004"
+HEAD = "0005"
 
 # Head's objects in the application's schema: triggers and their tables, functions with their
 # identity arguments, tables, and for each index the sync needs the application's index that
@@ -41,6 +41,7 @@ HEAD_FUNCTIONS = {
     "verify_triggers_confirmation": "p_sku text, p_supplier_name text",
     "verify_triggers_deleted": "",
     "verify_triggers_epoch_key": "",
+    "verify_triggers_lock_buckets": "p_skus text[], p_supplier_names text[]",
     "verify_triggers_lock_epoch": "",
     "verify_triggers_name_differs": "o anyelement, n anyelement",
     "verify_triggers_renamed": "",
@@ -149,7 +150,7 @@ def test_a_fresh_install_is_healthy_and_lists_exactly_heads_objects(installed, c
     assert "verify_triggers_sp_update on supplier_products" in result.out
     assert "verify_triggers_sync(p_skus text[])" in result.out
     assert result.out.rstrip().splitlines()[-1] == (
-        f"healthy: 12 triggers, 18 functions, 2 tables, 5 indexes installed, enabled and current"
+        f"healthy: 12 triggers, 19 functions, 2 tables, 5 indexes installed, enabled and current"
         f" at revision {HEAD} (head)")
 
     code, data = status_json(capsys, installed)

@@ -12,7 +12,7 @@ from clirun import applied_versions, reconciliation_reports, run, sync_objects
 from helpers import match_id, set_confirmed
 from rule import SYNC, assert_rule, drift, sheet
 
-HEAD = "0004"
+HEAD = "0005"
 REPAIRING = "verify-triggers: the install is not whole ("
 
 

@@ -219,6 +219,41 @@ $fn$;
 
 REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_token() FROM public;
 
+-- object: function verify_triggers_lock_buckets(text[], text[])
+-- The buckets of the pairs (p_skus[i], p_supplier_names[i]), locked in bucket order (LockRows
+-- above the Sort) so that two syncs of overlapping pairs cannot deadlock, and each bucket row
+-- updated, so that a concurrent snapshot-isolated sync of a bucket fails with 40001. Called by
+-- the multi-pair sync and by the import, once per statement, from the owner's functions.
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_lock_buckets(
+    p_skus text[], p_supplier_names text[]
+)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_custom_plan
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $fn$
+BEGIN
+    UPDATE {schema}.verify_triggers_lock AS l
+    SET generation = l.generation + 1
+    WHERE l.bucket IN (
+        SELECT k.bucket
+        FROM {schema}.verify_triggers_lock AS k
+        WHERE k.bucket IN (
+            SELECT {schema}.verify_triggers_bucket(p.sku, p.supplier_name)
+            FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
+        )
+        ORDER BY k.bucket
+        FOR UPDATE
+    );
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION {schema}.verify_triggers_lock_buckets(text[], text[]) FROM public;
+
 -- object: function verify_triggers_confirmation(text, text)
 -- THE RULE: one row, is_confirmed, for the pair (p_sku, p_supplier_name). Used as
 -- `CROSS JOIN LATERAL verify_triggers_confirmation(sku, supplier_name)` and inlined there by the
@@ -384,20 +419,7 @@ BEGIN
     LOOP
         recomputing := false;
         BEGIN
-            -- Locks in bucket order (LockRows above the Sort), and an update of each bucket
-            -- row so that a concurrent snapshot-isolated sync of the bucket fails with 40001.
-            UPDATE {schema}.verify_triggers_lock AS l
-            SET generation = l.generation + 1
-            WHERE l.bucket IN (
-                SELECT k.bucket
-                FROM {schema}.verify_triggers_lock AS k
-                WHERE k.bucket IN (
-                    SELECT {schema}.verify_triggers_bucket(p.sku, p.supplier_name)
-                    FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
-                )
-                ORDER BY k.bucket
-                FOR UPDATE
-            );
+            PERFORM {schema}.verify_triggers_lock_buckets(p_skus, p_supplier_names);
 
             recomputing := true;
             PERFORM
@@ -791,18 +813,7 @@ BEGIN
     -- any rename in flight, whose products.sku or suppliers.name it reads.
     PERFORM {schema}.verify_triggers_lock_epoch();
 
-    UPDATE {schema}.verify_triggers_lock AS l
-    SET generation = l.generation + 1
-    WHERE l.bucket IN (
-        SELECT k.bucket
-        FROM {schema}.verify_triggers_lock AS k
-        WHERE k.bucket IN (
-            SELECT {schema}.verify_triggers_bucket(p.sku, p.supplier_name)
-            FROM unnest(skus, supplier_names) AS p (sku, supplier_name)
-        )
-        ORDER BY k.bucket
-        FOR UPDATE
-    );
+    PERFORM {schema}.verify_triggers_lock_buckets(skus, supplier_names);
 
     PERFORM pg_catalog.set_config(
         'verify_triggers.syncing', {schema}.verify_triggers_sync_token(), true
@@ -857,7 +868,9 @@ $fn$;
 -- (verify_triggers.syncing holds this transaction's token). Old and new versions are joined by
 -- id; a row whose sku, supplier name, is_verified or verified_by differs between them (or that
 -- has no twin) has its pairs, old and new, recomputed. The FULL JOIN can only be a hash or
--- merge join: linear in the rows written whatever plan is cached.
+-- merge join: linear in the rows written whatever plan is cached. Merge joins are off, so it is
+-- a hash join: a merge join sorts both versions of every row written (a price refresh of 300,000
+-- rows: 329 ms in the trigger against 283 ms hashed).
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sheet_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -865,6 +878,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 SET work_mem = '64MB'
+SET enable_mergejoin = off
 AS $fn$
 DECLARE
     syncing text := pg_catalog.current_setting('verify_triggers.syncing', true);
