@@ -47,7 +47,7 @@ def target_schema(monkeypatch):
 
 @pytest.fixture
 def alembic_config():
-    return {"script_location": str(MIGRATIONS)}
+    return {"script_location": str(MIGRATIONS), "path_separator": "os"}
 
 
 @pytest.fixture
