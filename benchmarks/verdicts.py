@@ -44,7 +44,9 @@ class Verdict:
         value = self.measured if measured is None else measured
         if value is None:
             return "-"
-        return f"{value:.2f}{'x' if self.unit == 'x' else ' s'}"
+        # a measure that rounds to its limit gets a third decimal, so the verdict reads right
+        close = measured is None and f"{value:.2f}" == f"{self.limit:.2f}" and value != self.limit
+        return f"{value:.{3 if close else 2}f}{'x' if self.unit == 'x' else ' s'}"
 
 
 def targets(results: Results) -> list[Verdict]:
