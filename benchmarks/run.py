@@ -161,7 +161,8 @@ def main(argv=None) -> int:
     results = Results(meta=Meta(
         command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
         started=time.strftime("%Y-%m-%d %H:%M %Z"), sizes=args.sizes, repeat=args.repeat,
-        large_repeat=args.large_repeat, price_repeat=args.price_repeat, schema_variant=args.schema_variant, pgbench=args.pgbench,
+        large_repeat=args.large_repeat, price_repeat=args.price_repeat,
+        schema_variant=args.schema_variant, pgbench=args.pgbench,
         pgbench_seconds=None if args.pgbench_transactions else args.pgbench_seconds,
         pgbench_transactions=args.pgbench_transactions or None, machine=machine, settings=settings,
         git_commit=git_commit(), check_sql_md5=hashlib.md5(CHECK_SQL.read_bytes()).hexdigest()[:12],

@@ -44,8 +44,10 @@ class Verdict:
         value = self.measured if measured is None else measured
         if value is None:
             return "-"
-        # a measure that rounds to its limit gets a third decimal, so the verdict reads right
-        close = measured is None and f"{value:.2f}" == f"{self.limit:.2f}" and value != self.limit
+        # the measured value (not the limit) that rounds to its limit gets a third decimal, so
+        # that "1.10x MISSED" reads as 1.103x
+        is_measure = measured is None
+        close = is_measure and f"{value:.2f}" == f"{self.limit:.2f}" and value != self.limit
         return f"{value:.{3 if close else 2}f}{'x' if self.unit == 'x' else ' s'}"
 
 
