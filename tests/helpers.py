@@ -30,6 +30,7 @@ TABLES = ["suppliers", "products", "supplier_products", "product_supplier_sheets
 # A guard against a hang, never a timing assertion: whatever a test waits for (a session to
 # block, a thread to finish, a replica to catch up) happens long before this.
 HANG_GUARD_S = 120
+SETTLE_S = 30  # a writer past its deadline: how long one transaction may keep failing
 # Bounds on every statement a test's own session runs, so that nothing can wait forever.
 BOUNDED_SESSION = "-c statement_timeout=60s -c lock_timeout=20s"
 
@@ -314,22 +315,29 @@ class Writer(threading.Thread):
     drawn by ``draw(rng)`` -> (label, work), each committed, with a seeded generator.
 
     It stops after ``transactions`` transactions, at ``deadline`` (time.monotonic()), or when
-    stopped. A transaction that raises one of ``retry_on`` is rolled back and run again (up to
-    ``attempts`` times); one of ``give_up_on`` is rolled back and dropped, as an application
-    reports it to its user; any other error ends the writer and is kept in ``failures``.
+    stopped. A transaction that raises one of ``retry_on`` is rolled back and run again; one of
+    ``give_up_on`` is rolled back and dropped, as an application reports it to its user; any
+    other error ends the writer and is kept in ``failures``.
+
+    How long a transaction may keep failing: ``attempts`` times, and with a deadline also until
+    ``settle_s`` after it. Before the deadline the other writers keep committing, and under
+    REPEATABLE READ a transaction with a rename, a whole-table update or several buckets can
+    lose to them for as long as they run (CI saw 200 failures in a row under load); after it
+    they draw nothing new, so one that still fails ``settle_s`` later fails against no one: that
+    is a livelock, and a failure.
     """
 
     def __init__(self, connect: Callable[[], psycopg.Connection], draw: Callable, *, seed: int,
                  levels: Iterable[IsolationLevel] = (), transactions: int | None = None,
                  deadline: float | None = None, retry_on=RETRYABLE, give_up_on=(),
-                 attempts: int = 200, pause_s: float = 0.0):
+                 attempts: int = 200, settle_s: float = SETTLE_S, pause_s: float = 0.0):
         super().__init__(daemon=True)
         self.connect, self.draw = connect, draw
         self.rng = random.Random(seed)
         self.levels = list(levels)
         self.transactions, self.deadline = transactions, deadline
         self.retry_on, self.give_up_on = retry_on, give_up_on
-        self.attempts, self.pause_s = attempts, pause_s
+        self.attempts, self.settle_s, self.pause_s = attempts, settle_s, pause_s
         self.backoff = random.Random(seed + 1)  # its own generator: the histories stay as seeded
         self.stopped = threading.Event()
         self.done: list[float] = []  # time.monotonic() of each commit
@@ -362,8 +370,13 @@ class Writer(threading.Thread):
         except Exception as exc:  # reported by the test
             self.failures.append(f"{type(exc).__name__}: {exc}")
 
+    def _may_retry(self, failed: int) -> bool:
+        return failed < self.attempts or (
+            self.deadline is not None and time.monotonic() < self.deadline + self.settle_s)
+
     def _commit(self, conn, label: str, work: Callable) -> None:
-        for attempt in range(self.attempts):
+        failed = 0
+        while True:
             try:
                 work(conn)
                 conn.commit()
@@ -377,11 +390,14 @@ class Writer(threading.Thread):
                 # failure (at most 50 ms). Retried at once, a transaction that locks several
                 # buckets under REPEATABLE READ spent its 200 attempts in well under a second
                 # while other writers kept committing to those buckets (seen under load in CI).
-                time.sleep(self.backoff.uniform(0, min(0.05, 0.0005 * 2 ** min(attempt, 7))))
+                time.sleep(self.backoff.uniform(0, min(0.05, 0.0005 * 2 ** min(failed, 7))))
+                failed += 1
+                if not self._may_retry(failed):
+                    self.failures.append(f"{label}: still failing after {failed} attempts")
+                    return
             except self.give_up_on:
                 conn.rollback()
                 return
-        self.failures.append(f"{label}: still failing after {self.attempts} attempts")
 
     def stop(self) -> None:
         """End after the current transaction; assert it ended and failed nothing."""

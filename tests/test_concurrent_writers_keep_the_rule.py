@@ -29,6 +29,37 @@ from verify_triggers.check import check
 
 WRITERS = 8
 
+# --- the writers' retry policy -----------------------------------------------------------------
+
+
+def always_conflicting(rng: random.Random):
+    """A transaction that the server fails with 40001 every time."""
+    def work(conn):
+        conn.execute("DO $$ BEGIN RAISE EXCEPTION 'always' USING ERRCODE = '40001'; END $$")
+    return "always", work
+
+
+def test_a_writer_retries_past_its_attempts_until_its_deadline_has_settled_then_reports_it(db):
+    writer = Writer(lambda: db.connect(autocommit=False), always_conflicting, seed=1,
+                    deadline=time.monotonic() + 0.2, attempts=3, settle_s=0.3)
+    writer.start()
+    writer.join(60)
+    assert not writer.is_alive()
+    assert writer.committed == 0
+    [failure] = writer.failures
+    assert failure.startswith("always: still failing after ")
+    # retried while the others could still be committing, far beyond its 3 attempts
+    assert writer.retried[("SerializationFailure", "always")] > 3
+
+
+def test_a_writer_without_a_deadline_gives_up_after_its_attempts(db):
+    writer = Writer(lambda: db.connect(autocommit=False), always_conflicting, seed=1,
+                    transactions=1, attempts=3)
+    writer.start()
+    writer.join(60)
+    assert writer.failures == ["always: still failing after 3 attempts"]
+    assert writer.retried == {("SerializationFailure", "always"): 3}
+
 # --- hot pairs ---------------------------------------------------------------------------------
 
 TRANSACTIONS_PER_WRITER = 30
