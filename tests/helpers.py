@@ -319,12 +319,12 @@ class Writer(threading.Thread):
     ``give_up_on`` is rolled back and dropped, as an application reports it to its user; any
     other error ends the writer and is kept in ``failures``.
 
-    How long a transaction may keep failing: ``attempts`` times, and with a deadline also until
-    ``settle_s`` after it. Before the deadline the other writers keep committing, and under
-    REPEATABLE READ a transaction with a rename, a whole-table update or several buckets can
-    lose to them for as long as they run (CI saw 200 failures in a row under load); after it
-    they draw nothing new, so one that still fails ``settle_s`` later fails against no one: that
-    is a livelock, and a failure.
+    How long a transaction may keep failing: until it has failed ``attempts`` times with no one
+    else writing. Others may be writing before its deadline and for ``settle_s`` after it, or,
+    without a deadline, while a peer started with it by run_writers runs. Under REPEATABLE READ
+    a transaction with a rename, a whole-table update or several buckets can lose to the others
+    for as long as they commit (CI saw 200 failures in a row under load); one that goes on
+    failing when they are done fails against no one: that is a livelock, and a failure.
     """
 
     def __init__(self, connect: Callable[[], psycopg.Connection], draw: Callable, *, seed: int,
@@ -343,6 +343,7 @@ class Writer(threading.Thread):
         self.done: list[float] = []  # time.monotonic() of each commit
         self.retried: dict[tuple[str, str], int] = {}  # (error, label) -> retries
         self.failures: list[str] = []
+        self.peers: list[Writer] = []  # set by run_writers
 
     @property
     def committed(self) -> int:
@@ -370,12 +371,13 @@ class Writer(threading.Thread):
         except Exception as exc:  # reported by the test
             self.failures.append(f"{type(exc).__name__}: {exc}")
 
-    def _may_retry(self, failed: int) -> bool:
-        return failed < self.attempts or (
-            self.deadline is not None and time.monotonic() < self.deadline + self.settle_s)
+    def _contended(self) -> bool:
+        if self.deadline is not None:
+            return time.monotonic() < self.deadline + self.settle_s
+        return any(peer is not self and peer.is_alive() for peer in self.peers)
 
     def _commit(self, conn, label: str, work: Callable) -> None:
-        failed = 0
+        failed = alone = 0
         while True:
             try:
                 work(conn)
@@ -392,7 +394,8 @@ class Writer(threading.Thread):
                 # while other writers kept committing to those buckets (seen under load in CI).
                 time.sleep(self.backoff.uniform(0, min(0.05, 0.0005 * 2 ** min(failed, 7))))
                 failed += 1
-                if not self._may_retry(failed):
+                alone += not self._contended()
+                if alone >= self.attempts:
                     self.failures.append(f"{label}: still failing after {failed} attempts")
                     return
             except self.give_up_on:
@@ -413,6 +416,8 @@ class Writer(threading.Thread):
 def run_writers(writers: list[Writer]) -> dict[tuple[str, str], int]:
     """Start the writers, wait for all of them; none may hang or fail. Returns the retries
     they made, by (error, label)."""
+    for writer in writers:
+        writer.peers = writers
     for writer in writers:
         writer.start()
     for writer in writers:

@@ -52,6 +52,24 @@ def test_a_writer_retries_past_its_attempts_until_its_deadline_has_settled_then_
     assert writer.retried[("SerializationFailure", "always")] > 3
 
 
+def test_a_writer_retries_past_its_attempts_while_a_peer_runs_then_reports_it(db):
+    def slow(rng):
+        return "slow", lambda conn: conn.execute("SELECT pg_sleep(0.02)")
+
+    failing = Writer(lambda: db.connect(autocommit=False), always_conflicting, seed=1,
+                     transactions=1, attempts=3)
+    peer = Writer(lambda: db.connect(autocommit=False), slow, seed=2, transactions=25)
+    failing.peers = peer.peers = [failing, peer]
+    for writer in (failing, peer):
+        writer.start()
+    for writer in (failing, peer):
+        writer.join(60)
+    assert peer.committed == 25 and peer.failures == []
+    [failure] = failing.failures
+    assert failure.startswith("always: still failing after ")
+    assert failing.retried[("SerializationFailure", "always")] > 3
+
+
 def test_a_writer_without_a_deadline_gives_up_after_its_attempts(db):
     writer = Writer(lambda: db.connect(autocommit=False), always_conflicting, seed=1,
                     transactions=1, attempts=3)
