@@ -31,6 +31,7 @@ TABLES = ["suppliers", "products", "supplier_products", "product_supplier_sheets
 # block, a thread to finish, a replica to catch up) happens long before this.
 HANG_GUARD_S = 120
 SETTLE_S = 30  # a writer past its deadline: how long one transaction may keep failing
+MAX_PAUSE_S = 0.5  # the longest pause of a writer before it retries a failed transaction
 # Bounds on every statement a test's own session runs, so that nothing can wait forever.
 BOUNDED_SESSION = "-c statement_timeout=60s -c lock_timeout=20s"
 
@@ -388,11 +389,15 @@ class Writer(threading.Thread):
                 conn.rollback()
                 key = (type(exc).__name__, label)
                 self.retried[key] = self.retried.get(key, 0) + 1
-                # As an application retries: after a jittered pause that grows with each
-                # failure (at most 50 ms). Retried at once, a transaction that locks several
+                # As an application retries: after a jittered pause that doubles with each
+                # failure, up to MAX_PAUSE_S. Retried at once, a transaction that locks several
                 # buckets under REPEATABLE READ spent its 200 attempts in well under a second
-                # while other writers kept committing to those buckets (seen under load in CI).
-                time.sleep(self.backoff.uniform(0, min(0.05, 0.0005 * 2 ** min(failed, 7))))
+                # while other writers kept committing to those buckets. With pauses capped at
+                # 50 ms, three writers still retrying past the deadline kept failing one another
+                # for more than 30 s (312 attempts each, one of them a sync followed by a
+                # delete_product, whose epoch bump updates every bucket; seen in CI). Pauses
+                # that keep growing leave one of them a window to run alone.
+                time.sleep(self.backoff.uniform(0, min(MAX_PAUSE_S, 0.0005 * 2 ** min(failed, 10))))
                 failed += 1
                 alone += not self._contended()
                 if alone >= self.attempts:
