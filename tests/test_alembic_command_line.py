@@ -71,6 +71,18 @@ def test_missing_columns_are_a_one_line_failure_naming_them_and_nothing_is_insta
         assert object_names(conn) == set()
 
 
+def test_alembic_upgrade_base_is_refused_and_removes_nothing(seeded):
+    assert alembic("upgrade", "head", DATABASE_URL=seeded.url()).code == 0
+    with seeded.connect() as conn:
+        installed = object_names(conn)
+    assert installed  # so the assertion below could fail
+    assert_one_line_failure(alembic("upgrade", "base", DATABASE_URL=seeded.url()),
+                            "upgrade base", "downgrade base")
+    with seeded.connect() as conn:
+        assert object_names(conn) == installed
+        assert applied_versions(conn) == [HEAD]
+
+
 @pytest.mark.parametrize("driver", ["postgresql", "postgresql+psycopg", "postgresql+asyncpg"])
 def test_upgrade_head_accepts_each_url_form(seeded, driver):
     result = alembic("upgrade", "head", DATABASE_URL=seeded.url(driver))

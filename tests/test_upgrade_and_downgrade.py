@@ -394,3 +394,44 @@ def test_what_the_sync_needs_and_lacks_is_named_and_nothing_is_installed(seeded,
     with seeded.connect() as conn:
         assert sync_objects(conn) == set()
         assert alembic_version_tables(conn) == []
+
+
+def test_upgrade_base_is_refused_and_removes_nothing(installed, capsys):
+    with installed.connect() as conn:
+        objects = sync_objects(conn)
+    assert objects  # so the assertions below could fail
+    for args in (["upgrade", "base"], ["upgrade", "--sql", "base"], ["upgrade", "--sql", "0001:base"]):
+        result = run(capsys, "--database-url", installed.url(), *args)
+        assert result.code == 2, (args, result.out, result.err)
+        assert result.err_lines == [
+            "verify-triggers: upgrade base installs nothing and removes nothing: to remove the"
+            " sync, run verify-triggers downgrade base"], args
+        assert result.out == "", args  # not the first lines of a script
+    with installed.connect() as conn:
+        assert sync_objects(conn) == objects
+        assert applied_versions(conn) == [HEAD]
+
+
+@pytest.mark.parametrize("case", MISSING_CASES)
+def test_downgrade_base_removes_every_object_whatever_the_host_dropped(installed, capsys, case):
+    statement, _ = MISSING_CASES[case]
+    with installed.connect() as conn:
+        conn.execute(statement)
+        assert sync_objects(conn)  # so the assertion below could fail
+    result = run(capsys, "--database-url", installed.url(), "downgrade", "base")
+    assert result.code == 0, result.out + result.err
+    assert result.out.splitlines()[-1].endswith("no revision applied (verify-triggers is not installed)")
+    with installed.connect() as conn:
+        assert sync_objects(conn) == set()  # the version table included
+
+
+def test_downgrade_base_in_a_schema_without_the_tables_has_nothing_to_remove(db, capsys):
+    with db.connect() as conn:
+        conn.execute("CREATE SCHEMA empty")
+    result = run(capsys, "--database-url", db.url(), "--schema", "empty", "downgrade", "base")
+    assert result.code == 0, result.out + result.err
+    assert len(result.out.splitlines()) == 1, result.out
+    assert result.out.startswith("schema empty on ")
+    assert result.out.rstrip().endswith("no revision applied (verify-triggers is not installed)")
+    with db.connect() as conn:
+        assert sync_objects(conn) == set()

@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 from .. import target as targets
 from ..connection import connection_error_line, error_line
 from ..constants import VERSION_TABLE
-from ..errors import VerifyTriggersError
+from ..errors import UPGRADE_BASE, VerifyTriggersError
 from . import repair
 from .steps import TARGET, Runner
 
@@ -74,7 +74,7 @@ def _run_offline(context, target: targets.Target, options: dict) -> None:
                       dialect_opts={"paramstyle": "named"}, **options)
     with context.begin_transaction():
         context.run_migrations()
-        if _has_destination(context) and repair.is_base(context.get_revision_argument()):
+        if _has_destination(context) and _removing(context, context.get_revision_argument()):
             repair.sweep(Runner(context.get_context(), target))
 
 
@@ -143,13 +143,16 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
         _wait_for_migration_lock(connection)
     try:
         outside = not connection.in_transaction()
-        repair.require_schema(connection, target.schema)
-        adopting = repair.needs_adoption(connection, target.schema)
-        if outside:
-            connection.rollback()  # the reads above began a transaction; Alembic begins its own
         context.configure(connection=connection, **options)
         # `current`, `history` and the like run the env with no destination
         destination = context.get_revision_argument() if _has_destination(context) else NONE
+        removing = _removing(context, destination)
+        # Removing the sync needs none of the host's tables: a host migration may have dropped
+        # one, and that is no reason to leave the sync's objects behind.
+        repair.require_schema(connection, target.schema, tables=not removing)
+        adopting = repair.needs_adoption(connection, target.schema)
+        if outside:
+            connection.rollback()  # the reads above began a transaction; Alembic begins its own
         if adopting and repair.is_head(destination):
             # The sync's objects are there, its version table is not (a host migration dropped
             # it): take the install over at head instead of replaying 0001 over it.
@@ -161,8 +164,9 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
             return
         with context.begin_transaction():
             runner = Runner(context.get_context(), target)
-            if repair.is_base(destination) and repair.is_broken(connection, target.schema):
-                # the revisions' own downgrades need the objects they remove: sweep instead
+            if removing and repair.is_broken(connection, target.schema):
+                # the revisions' own downgrades need the objects they remove, and the host's
+                # tables and columns their older triggers name: sweep instead
                 msg("verify-triggers: the install is not whole: removing what is left of it")
                 repair.sweep(runner)
             else:
@@ -173,7 +177,7 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
                     raise
                 if repair.is_head(destination):
                     repair.ensure_healthy(runner)
-                elif repair.is_base(destination):
+                elif removing:
                     repair.sweep(runner)
         if owned:
             connection.commit()
@@ -187,6 +191,19 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
 
 
 NONE = object()  # no destination: the command migrates nothing
+
+
+def _removing(context, destination) -> bool:
+    """Whether this run removes the sync (``downgrade base``). ``upgrade base`` is refused:
+    Alembic finds nothing to do for it, and it must not remove what a downgrade removes."""
+    if destination is NONE or not repair.is_base(destination):
+        return False
+    # Alembic's upgrade and downgrade commands hand the environment a step function named
+    # after themselves.
+    command = getattr(context.get_context().opts.get("fn"), "__name__", None)
+    if command == "upgrade":
+        raise VerifyTriggersError(UPGRADE_BASE)
+    return command == "downgrade"
 
 
 def _forget_empty_version_table(connection, schema: str, owned: bool) -> None:

@@ -31,14 +31,15 @@ def read(connection, schema: str) -> catalog.Catalog:
     return catalog.read(_fetch(connection), schema)
 
 
-def require_schema(connection, schema: str) -> None:
-    """Stop before migrating when the schema, or a table or column the sync needs, is missing."""
+def require_schema(connection, schema: str, tables: bool = True) -> None:
+    """Stop before migrating when the schema, or (with ``tables``) a table or column the sync
+    needs, is missing."""
     cat = read(connection, schema)
     if not cat.schema_exists:
         raise VerifyTriggersError(
             f"schema {schema!r} does not exist in this database "
             "(pass --schema or set VERIFY_TRIGGERS_SCHEMA to the application's schema)")
-    if cat.missing:
+    if tables and cat.missing:
         raise UnhealthyInstall(assess(cat).problems[0])
 
 
@@ -98,9 +99,13 @@ def _broken(status) -> bool:
 
 
 def is_broken(connection, schema: str) -> bool:
-    """Objects of the applied revision are missing: its own downgrade could not run."""
+    """Objects of the applied revision, or tables or columns of the host's, are missing: the
+    revisions' own downgrades could not run."""
+    cat = read(connection, schema)
+    if cat.missing:
+        return cat.has_sync_objects
     return any(o.state == MISSING and o.kind in ("table", "function", "trigger")
-               for o in assess(read(connection, schema)).objects)
+               for o in assess(cat).objects)
 
 
 def sweep(runner: Runner) -> None:
