@@ -44,6 +44,8 @@ MALFORMED = {
     "port_not_a_number": ("postgresql://app:s3cret@127.0.0.1:notaport/magflow", "url"),
     "unbalanced_ipv6_host": ("postgresql://app:s3cret@[::1/magflow", "url"),
     "nothing_listening": ("postgresql://app:s3cret@127.0.0.1:1/magflow", "connect"),
+    "space_in_the_password": ("postgresql://app:s3cret PW@127.0.0.1/magflow", "url"),
+    "bad_percent_encoding": ("postgresql://app:s3cret%ZZ@127.0.0.1/magflow", "url"),
 }
 
 

@@ -118,6 +118,19 @@ def test_password_is_never_printed():
     assert "s3cret" not in result.err
 
 
+@pytest.mark.parametrize("url, fragment", [
+    ("postgresql://app:s3cret PW@127.0.0.1/shop", "percent-encode spaces as %20"),
+    ("postgresql://app:s3cret%ZZ@127.0.0.1/shop", "a % must start a percent-encoded byte"),
+    ("postgresql://app:s3cret%@127.0.0.1/shop", "a % must start a percent-encoded byte"),
+])
+def test_a_password_libpq_cannot_parse_is_not_printed(url, fragment):
+    for verb in (["check"], ["upgrade"], ["downgrade", "base"]):
+        result = subprocess_run("--database-url", url, *verb)
+        assert_one_line_error(result, 2, "malformed database URL: 'postgresql://app:***@127.0.0.1/shop'",
+                              fragment)
+        assert "s3cret" not in result.err
+
+
 def test_missing_schema(seeded):
     for verb in (["check"], ["status"], ["sync"], ["sync", "--dry-run"], ["upgrade"], ["current"]):
         result = subprocess_run("--database-url", seeded.url(), "--schema", "nosuch", *verb)

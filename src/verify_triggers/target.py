@@ -9,6 +9,7 @@ the standard library is imported: ``--help`` and ``--version`` load no driver.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -19,6 +20,8 @@ ACCEPTED_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+
                     "postgresql+psycopg2")
 DEFAULT_LOCK_TIMEOUT = "2s"
 DEFAULT_LOCK_RETRIES = 30
+
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 # asyncpg's spelling of libpq's parameters, as found in applications' URLs
 _ASYNCPG_PARAMETERS = {"ssl": "sslmode"}
@@ -69,6 +72,14 @@ def parse_url(url: str) -> DatabaseURL:
         raise VerifyTriggersError(f"malformed database URL: {redact(url)!r}") from None
     if not parts.scheme or "://" not in url:
         raise VerifyTriggersError(f"malformed database URL: {redact(url)!r}")
+    # libpq rejects these too, but quotes the offending part, which may be the password
+    if any(c.isspace() for c in url):
+        raise VerifyTriggersError(
+            f"malformed database URL: {redact(url)!r}: percent-encode spaces as %20")
+    if _BAD_PERCENT.search(url):
+        raise VerifyTriggersError(
+            f"malformed database URL: {redact(url)!r}: a % must start a percent-encoded byte "
+            "(%25 for a % itself)")
     if parts.scheme not in ACCEPTED_SCHEMES:
         raise VerifyTriggersError(
             f"unsupported database URL scheme {parts.scheme!r}: use postgresql://, "
