@@ -177,6 +177,33 @@ def test_usage_errors(args):
     assert "usage: verify-triggers" in result.err
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["status", "--bogus"], "unrecognized arguments: --bogus"),
+    (["check", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+    (["check", "--limit", "-1"], "argument --limit: must be 0 or more"),
+    (["check", "--limit", "ten"], "argument --limit: not a number: 'ten'"),
+    (["downgrade"], "the following arguments are required: revision"),
+])
+def test_a_usage_error_is_one_line_with_the_usage_in_it(args, fragment):
+    result = subprocess_run(*args, env=clean_env(DATABASE_URL="postgresql://u@127.0.0.1:1/x"))
+    assert_one_line_error(result, 2, fragment, "(usage: verify-triggers", "--help)")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--database-url", "postgresql://u@127.0.0.1:1/x", "demo"], "--database-url does not apply"),
+    (["demo", "--schema", "shop"], "--schema does not apply"),
+    (["--schema", "shop", "demo", "--database-url", "postgresql://u@h/x"],
+     "--database-url and --schema do not apply"),
+    (["demo", "--stop", ""], "--stop needs the directory that demo --keep printed"),
+    (["demo", "--stop", "  "], "--stop needs the directory that demo --keep printed"),
+])
+def test_demo_refuses_options_that_do_not_apply_to_it(args, fragment):
+    result = subprocess_run(*args, env=clean_env())
+    assert_one_line_error(result, 2, fragment)
+    assert result.out == ""  # no demo was started
+
+
 def test_empty_schema_name(seeded):
     assert_one_line_error(subprocess_run("--database-url", seeded.url(), "--schema", "", "check"),
                           2, "--schema must not be empty")

@@ -41,6 +41,14 @@ exit status: 0 ok; 1 drift, an unhealthy or missing install (a finding);
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error, with the usage folded into it."""
+
+    def error(self, message: str):
+        usage = " ".join(self.format_usage().split())
+        self.exit(2, f"{PROG}: {message} ({usage}; see {self.prog} --help)\n")
+
+
 class _Version(argparse.Action):
     """``--version``, with the version looked up only when asked for."""
 
@@ -63,7 +71,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Install, inspect and repair the PostgreSQL triggers that keep "
                     "product_supplier_sheets.is_verified in step with confirmed matches.",
@@ -322,6 +330,14 @@ def _history(args) -> int:
 def _demo(args) -> int:
     from . import demo
 
+    given = [option for option, value in (("--database-url", args.database_url),
+                                          ("--schema", args.schema)) if value is not None]
+    if given:
+        raise VerifyTriggersError(
+            f"demo runs on a throwaway PostgreSQL of its own: {' and '.join(given)} "
+            f"do{'es' if len(given) == 1 else ''} not apply to it")
+    if args.stop is not None and not args.stop.strip():
+        raise VerifyTriggersError("--stop needs the directory that demo --keep printed")
     if args.stop:
         demo.stop(args.stop)
         _out(f"stopped the demo server and deleted {args.stop}")
