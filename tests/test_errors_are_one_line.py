@@ -294,3 +294,31 @@ def test_a_role_without_usage_on_the_schema_is_told_the_servers_reason(writer_ro
     for verb in (["check"], ["status"], ["sync"], ["upgrade"]):
         result = subprocess_run("--database-url", url, *verb)
         assert_one_line_error(result, 2, "database error: permission denied for schema app")
+
+
+@pytest.mark.parametrize("verb", [["check"], ["check", "--format", "json"], ["sync"],
+                                  ["sync", "--dry-run"], ["sync", "--format", "json"]])
+def test_a_sku_that_no_sheet_row_or_product_has_is_warned_about(installed, verb):
+    url = installed.url()
+    result = subprocess_run("--database-url", url, *verb, "--sku", "NOPE", "--sku", "BMX136",
+                            "--sku", "bmx136")
+    assert result.code == 0, result.out + result.err  # a value, as a hostile SKU is
+    assert result.err_lines == [
+        "verify-triggers: warning: no sheet row and no product has SKUs 'NOPE', 'bmx136' in "
+        "schema 'app' (SKUs are matched exactly, case included)"]
+    if "json" in verb:
+        assert result.json()["unknown_skus"] == ["NOPE", "bmx136"]
+    known = subprocess_run("--database-url", url, *verb, "--sku", "BMX136")
+    assert known.code == 0 and known.err == "", known.out + known.err
+    if "json" in verb:
+        assert known.json()["unknown_skus"] == []
+    empty = subprocess_run("--database-url", url, *verb, "--sku", "")
+    assert_one_line_error(empty, 2, "--sku must not be empty")
+
+
+def test_a_sku_with_a_product_but_no_sheet_row_yet_is_not_warned_about(installed):
+    with installed.connect() as conn:
+        conn.execute("INSERT INTO app.products (sku, name) VALUES ('NEW001', 'not on a sheet yet')")
+    result = subprocess_run("--database-url", installed.url(), "check", "--sku", "NEW001")
+    assert result.code == 0 and result.err == "", result.out + result.err
+    assert "OK: 0 row(s) agree with their matches" in result.out

@@ -85,7 +85,7 @@ def test_not_installed_is_an_error_but_dry_run_previews(seeded, capsys):
     result = run(capsys, "--database-url", seeded.url(), "sync")
     assert result.code == 2
     assert result.err_lines == [
-        "verify-triggers: verify-triggers is not installed in schema 'app': run verify-triggers upgrade"]
+        "verify-triggers: the triggers are not installed in schema 'app': run verify-triggers upgrade"]
     preview = run(capsys, "--database-url", seeded.url(), "sync", "--dry-run")
     assert preview.code == 0 and "4 row(s) would change" in preview.out
 

@@ -13,6 +13,7 @@ import psycopg
 
 from .catalog import read_from
 from .constants import DEFAULT_SCHEMA
+from .errors import VerifyTriggersError
 from .resources import query
 from .status import Status, assess
 
@@ -112,6 +113,7 @@ class CheckReport:
     diagnostics: list[Diagnostic]
     diagnostics_total: int
     triggers: Status
+    unknown_skus: list[str] = field(default_factory=list)  # asked for, on no row or product
 
     @property
     def ok(self) -> bool:
@@ -139,6 +141,7 @@ class CheckReport:
             "ok": self.ok,
             "schema": self.schema,
             "skus": self.skus,
+            "unknown_skus": self.unknown_skus,
             "summary": self.summary.to_dict(),
             "drift": [row.to_dict() for row in self.drift],
             "drift_listed": len(self.drift),
@@ -160,10 +163,25 @@ def check(
     return compare(conn, schema, triggers, skus, limit)
 
 
+def unknown_skus(conn: psycopg.Connection, schema: str, skus: list[str]) -> list[str]:
+    """The SKUs asked for that no sheet row and no product has: a monitor watching a mistyped
+    SKU would otherwise pass for ever, checking nothing. An empty SKU is refused outright."""
+    if any(not sku.strip() for sku in skus):
+        raise VerifyTriggersError("--sku must not be empty")
+    return [row[0] for row in conn.execute(query("unknown_skus.sql", schema, "skus"), {"skus": skus})]
+
+
+def unknown_skus_warning(unknown: list[str], schema: str) -> str:
+    return (f"warning: no sheet row and no product has SKU{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(sku) for sku in unknown)} in schema {schema!r} "
+            "(SKUs are matched exactly, case included)")
+
+
 def compare(conn: psycopg.Connection, schema: str, triggers: Status,
             skus: Iterable[str] | None = None, limit: int | None = DEFAULT_LIMIT) -> CheckReport:
     """The rows that disagree with the rule, given the triggers' health already judged."""
     sku_list = list(dict.fromkeys(skus)) if skus else None
+    unknown = unknown_skus(conn, schema, sku_list) if sku_list and not triggers.missing else []
     summary, drift, diagnostics, drift_total = Summary(), [], [], 0
     diagnostics_total: dict[str, int] = {}
     rows = [] if triggers.missing else conn.execute(
@@ -196,4 +214,5 @@ def compare(conn: psycopg.Connection, schema: str, triggers: Status,
         schema=schema, skus=sku_list, limit=limit, summary=summary, drift=drift,
         drift_total=drift_total, diagnostics=diagnostics,
         diagnostics_total=sum(diagnostics_total.values()), triggers=triggers,
+        unknown_skus=unknown,
     )

@@ -229,7 +229,15 @@ def _check(args) -> int:
         _err(result.triggers.problems[0])
     elif not result.triggers.installed:
         _err(result.triggers.summary)
+    _warn_unknown_skus(result.unknown_skus, target.schema)
     return 0 if result.ok else 1
+
+
+def _warn_unknown_skus(unknown: list[str], schema: str) -> None:
+    if unknown:
+        from .check import unknown_skus_warning
+
+        _err(unknown_skus_warning(unknown, schema))
 
 
 def _sync(args) -> int:
@@ -244,6 +252,7 @@ def _sync(args) -> int:
         _out(report.to_json(result.to_dict()))
     else:
         _out(report.sync_lines(result, target.display))
+    _warn_unknown_skus(result.unknown_skus, target.schema)
     return 0
 
 

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import errors
 
 from .catalog import read_from
-from .check import DEFAULT_LIMIT, CheckReport, compare
+from .check import DEFAULT_LIMIT, CheckReport, compare, unknown_skus
 from .constants import DEFAULT_SCHEMA
 from .errors import UnhealthyInstall, VerifyTriggersError
 from .resources import query
@@ -42,11 +42,13 @@ class SyncResult:
     adopted: int = 0  # rows that carried one of them (would, in a dry run)
     adopted_unverified: int = 0  # of those, rows un-verified as their pair is not confirmed
     preview: CheckReport | None = None  # a dry run's listing of the rows that would change
+    unknown_skus: list[str] = field(default_factory=list)  # asked for, on no row or product
 
     def to_dict(self) -> dict:
         out = {
             "schema": self.schema,
             "skus": self.skus,
+            "unknown_skus": self.unknown_skus,
             "dry_run": self.dry_run,
             "changed": self.changed,
             "batches": self.batches,
@@ -85,13 +87,16 @@ def sync(
                     for o in triggers.objects)
     if (stamps or not dry_run) and not installed:
         raise VerifyTriggersError(
-            f"verify-triggers is not installed in schema {schema!r}: run verify-triggers upgrade")
+            f"the triggers are not installed in schema {schema!r}: run verify-triggers upgrade")
+    if sku_list and not dry_run:  # a dry run's preview (compare) finds them
+        result.unknown_skus = unknown_skus(conn, schema, sku_list)
     if stamps:
         counts = conn.execute(query("adoptable.sql", schema, "skus", "stamps"),
                               {"skus": sku_list, "stamps": stamps}).fetchone()
         result.adopted, result.adopted_unverified = counts[0] or 0, counts[1] or 0
     if dry_run:
         result.preview = compare(conn, schema, triggers, sku_list, limit)
+        result.unknown_skus = result.preview.unknown_skus
         result.changed = result.preview.summary.drift
         return result
     if stamps:
