@@ -322,3 +322,13 @@ def test_a_sku_with_a_product_but_no_sheet_row_yet_is_not_warned_about(installed
     result = subprocess_run("--database-url", installed.url(), "check", "--sku", "NEW001")
     assert result.code == 0 and result.err == "", result.out + result.err
     assert "OK: 0 row(s) agree with their matches" in result.out
+
+
+@pytest.mark.parametrize("retries", ["0", "-1", "many"])
+def test_lock_retries_that_are_not_a_count_are_refused(seeded, retries):
+    env = clean_env(DATABASE_URL=seeded.url(), VERIFY_TRIGGERS_LOCK_RETRIES=retries)
+    result = subprocess_run("upgrade", env=env)
+    assert_one_line_error(result, 2, f"lock retries must be a whole number of 1 or more, not {retries!r}")
+    with seeded.connect() as conn:
+        installed = conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'verify%'").fetchone()[0]
+    assert installed == 0

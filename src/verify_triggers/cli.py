@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_text: str, description: str | None = None):
         return sub.add_parser(name, parents=[common], help=help_text,
-                              description=description or help_text,
+                              description=description or help_text[0].upper() + help_text[1:] + ".",
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
     def fmt(p):

@@ -124,9 +124,12 @@ def resolve(database_url: str | None = None, schema: str | None = None, *,
         raise VerifyTriggersError("--schema must not be empty")
     retries = lock_retries or environ.get("VERIFY_TRIGGERS_LOCK_RETRIES") or DEFAULT_LOCK_RETRIES
     try:
-        retries = max(1, int(retries))
+        count = int(retries)
     except ValueError:
-        raise VerifyTriggersError(f"lock retries must be a whole number, not {retries!r}") from None
+        count = 0
+    if count < 1:
+        raise VerifyTriggersError(f"lock retries must be a whole number of 1 or more, not {retries!r}")
+    retries = count
     return Target(
         url=parse_url(url) if url else None,
         schema=schema,
