@@ -145,7 +145,13 @@ def test_a_missing_table_or_column_is_a_finding_for_every_verb(db):
         conn.execute("ALTER TABLE app.product_supplier_sheets DROP COLUMN verified_at")
     fix = ", which the sync needs: restore it (a migration dropped or renamed it), then run verify-triggers upgrade"
     result = subprocess_run("--database-url", db.url(), "--schema", "empty", "check")
-    assert_one_line_error(result, 1, "schema 'empty' lacks table product_supplier_sheets, table products,"
+    assert_one_line_error(result, 1, "schema 'empty' has none of the tables the sync needs"
+                                     " (product_supplier_sheets, products, supplier_products,"
+                                     " suppliers): is it the application's schema?")
+    with db.connect() as conn:
+        conn.execute("CREATE TABLE empty.products (id serial PRIMARY KEY, sku text)")
+    result = subprocess_run("--database-url", db.url(), "--schema", "empty", "check")
+    assert_one_line_error(result, 1, "schema 'empty' lacks table product_supplier_sheets,"
                                      " table supplier_products, table suppliers" + fix)
     for verb in (["check"], ["status"], ["sync"], ["sync", "--dry-run"], ["upgrade"]):
         result = subprocess_run("--database-url", db.url(), *verb)

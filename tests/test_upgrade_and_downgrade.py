@@ -173,9 +173,9 @@ def test_upgrade_refuses_a_schema_without_the_tables(db, capsys):
     result = run(capsys, "--database-url", db.url(), "--schema", "empty", "upgrade")
     assert result.code == 1
     assert result.err_lines == [
-        "verify-triggers: schema 'empty' lacks table product_supplier_sheets, table products,"
-        " table supplier_products, table suppliers, which the sync needs: restore it (a migration"
-        " dropped or renamed it), then run verify-triggers upgrade"]
+        "verify-triggers: schema 'empty' has none of the tables the sync needs"
+        " (product_supplier_sheets, products, supplier_products, suppliers): is it the"
+        " application's schema? (pass --schema or set VERIFY_TRIGGERS_SCHEMA to it)"]
     with db.connect() as conn:
         assert sync_objects(conn) == set()
 

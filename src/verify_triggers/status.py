@@ -37,6 +37,9 @@ TRIGGER_MODES = {
     "A": (ALWAYS, "fires on every write, also in session_replication_role = replica "
                   "sessions (logical replication apply)", True),
 }
+# The application's tables the sync reads and writes (sql/queries/required.sql lists their
+# columns).
+_HOST_TABLES = ("product_supplier_sheets", "products", "supplier_products", "suppliers")
 KIND_ORDER = {"trigger": 0, "function": 1, "table": 2, "index": 3}
 
 
@@ -132,9 +135,17 @@ def assess(cat: Catalog) -> Status:
     result = Status(schema=cat.schema, applied=cat.applied, head=head.revision)
     if cat.missing:
         result.missing = list(cat.missing)
-        result.problems.append(
-            f"schema {cat.schema!r} lacks {', '.join(cat.missing)}, which the sync needs: "
-            "restore it (a migration dropped or renamed it), then run verify-triggers upgrade")
+        tables = [name.removeprefix("table ") for name in cat.missing if name.startswith("table ")]
+        if len(tables) == len(_HOST_TABLES):
+            # none of them: more likely the wrong schema than four tables dropped
+            result.problems.append(
+                f"schema {cat.schema!r} has none of the tables the sync needs "
+                f"({', '.join(tables)}): is it the application's schema? (pass --schema or set "
+                "VERIFY_TRIGGERS_SCHEMA to it)")
+        else:
+            result.problems.append(
+                f"schema {cat.schema!r} lacks {', '.join(cat.missing)}, which the sync needs: "
+                "restore it (a migration dropped or renamed it), then run verify-triggers upgrade")
     if cat.applied is None:
         if cat.has_sync_objects:
             what = "is empty" if cat.version_table else "is missing"
