@@ -476,6 +476,69 @@ def test_host_downgrade_sync_leaves_zero_objects(host_db):
 
 # --- offline ----------------------------------------------------------------------------------
 
+def test_the_hosts_own_timeouts_hold_inside_and_after_triggers_lifted(host_db):
+    """The lifting's DDL runs under lock_timeout 2s and statement_timeout 60s; the host's block
+    and its later statements run under the host's own settings (a table rewrite in the block
+    may take longer than a minute)."""
+    from verify_triggers.alembic import triggers_lifted
+
+    host_db.host_upgrade("h2")
+    timeouts = "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')"
+    engine = sa.create_engine(host_db.url("postgresql+psycopg"), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '7s'")
+            conn.exec_driver_sql("SET LOCAL statement_timeout = '5min'")
+            with Operations.context(MigrationContext.configure(conn)):
+                with triggers_lifted(["product_supplier_sheets"]):
+                    lifted = len(sheet_triggers_in(conn))
+                    inside = conn.exec_driver_sql(timeouts).one()
+                after = conn.exec_driver_sql(timeouts).one()
+                restored = len(sheet_triggers_in(conn))
+    finally:
+        engine.dispose()
+    assert lifted == 0 and restored > 0  # so the DDL did run
+    assert tuple(inside) == ("7s", "5min")
+    assert tuple(after) == ("7s", "5min")
+
+
+def sheet_triggers_in(conn) -> list:
+    return conn.exec_driver_sql(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'app.product_supplier_sheets'::regclass"
+        " AND tgname LIKE 'verify%%'").fetchall()
+
+
+def test_the_offline_host_script_leaves_the_sessions_timeouts_as_they_were(host_db, tmp_path):
+    env = clirun.clean_env()
+    for name in ("HOST_DATABASE_URL", "HOST_APP_DRIVER", "HOST_APP_HOOKS"):
+        env.pop(name, None)
+    offline = subprocess.run([str(ALEMBIC), "-c", str(host.INI), "upgrade", "head", "--sql"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert offline.returncode == 0, offline.stderr
+    assert "SET LOCAL lock_timeout = '2s'" in offline.stdout  # so the check below could fail
+    end = offline.stdout.rindex("COMMIT;")
+    check = """
+DO $check$
+BEGIN
+    IF pg_catalog.current_setting('lock_timeout') <> '20s'
+        OR pg_catalog.current_setting('statement_timeout') <> '1min' THEN
+        RAISE EXCEPTION 'the host is left with lock_timeout %, statement_timeout %',
+            pg_catalog.current_setting('lock_timeout'),
+            pg_catalog.current_setting('statement_timeout');
+    END IF;
+END
+$check$;
+"""
+    script = tmp_path / "host_upgrade.sql"
+    script.write_text(offline.stdout[:end] + check + offline.stdout[end:])
+    env["PGOPTIONS"] = BOUNDED_SESSION  # lock_timeout 20s, statement_timeout 60s
+    applied = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", host_db.url(),
+                              "-f", str(script)],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert applied.returncode == 0, applied.stderr
+    assert host_db.host_revision() == "h4"
+
+
 def test_offline_host_upgrade_script_installs_a_working_sync(host_db, tmp_path):
     env = clirun.clean_env()
     for name in ("HOST_DATABASE_URL", "HOST_APP_DRIVER", "HOST_APP_HOOKS"):

@@ -77,7 +77,7 @@ def excluding_sync(hook: Callable[..., bool]) -> Callable[..., bool]:
 def _runner(schema: str | None, lock_timeout: str | None, lock_retries: int | None) -> Runner:
     target = targets.resolve(None, schema, lock_timeout=lock_timeout, lock_retries=lock_retries,
                              need_url=False)
-    return Runner(op.get_context(), target)
+    return Runner(op.get_context(), target, host=True)
 
 
 def upgrade_sync(schema: str | None = None, *, lock_timeout: str | None = None,

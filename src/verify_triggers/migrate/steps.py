@@ -38,6 +38,19 @@ LOCK_NOT_AVAILABLE = "55P03"
 DEADLOCK = "40P01"
 # Creating or dropping functions and triggers is instant once the locks are granted.
 DDL_STATEMENT_TIMEOUT = "60s"
+# A DDL step's own timeouts outlive it (set_config(..., true) survives the release of its
+# savepoint, SET LOCAL the statement it precedes). In a host's migration they are put back to
+# what the host had, saved under these names in the same transaction.
+_SAVE_OUTER_TIMEOUTS = (
+    "SELECT pg_catalog.set_config('verify_triggers.outer_lock_timeout',"
+    " pg_catalog.current_setting('lock_timeout'), true),"
+    " pg_catalog.set_config('verify_triggers.outer_statement_timeout',"
+    " pg_catalog.current_setting('statement_timeout'), true);")
+_RESTORE_OUTER_TIMEOUTS = (
+    "SELECT pg_catalog.set_config('lock_timeout',"
+    " pg_catalog.current_setting('verify_triggers.outer_lock_timeout'), true),"
+    " pg_catalog.set_config('statement_timeout',"
+    " pg_catalog.current_setting('verify_triggers.outer_statement_timeout'), true);")
 # The key under which the Alembic configuration carries the Target to the steps.
 TARGET = "verify_triggers.target"
 # The target while the sync's revisions run inside a host's migration (verify_triggers.alembic).
@@ -57,9 +70,12 @@ def target_for(target: Target) -> Iterator[None]:
 class Runner:
     """The steps of one migration run, on Alembic's migration context."""
 
-    def __init__(self, context, target: Target):
+    def __init__(self, context, target: Target, host: bool = False):
         self.context = context
         self.target = target
+        # in a host application's migration, whose later statements must not inherit the
+        # DDL steps' timeouts
+        self.host = host
         self.notices: list[str] = []
 
     @classmethod
@@ -68,7 +84,9 @@ class Runner:
         the sync's own, whose configuration carries the target, or a host's, running the
         sync's revisions inside :func:`target_for`."""
         context = op.get_context()
-        return cls(context, _host_target.get() or context.config.attributes[TARGET])
+        host_target = _host_target.get()
+        return cls(context, host_target or context.config.attributes[TARGET],
+                   host=host_target is not None)
 
     @property
     def offline(self) -> bool:
@@ -112,17 +130,25 @@ class Runner:
             # script again is the retry.
             settings = sql.SQL("SET LOCAL lock_timeout = {};\nSET LOCAL statement_timeout = {};").format(
                 sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT))
+            if self.host:
+                self._emit(_SAVE_OUTER_TIMEOUTS)
             self._emit(settings.as_string(None) + "\n" + text)
+            if self.host:
+                self._emit(_RESTORE_OUTER_TIMEOUTS)
             return
         bind = self.context.connection
         for attempt in range(1, retries + 1):
             try:
                 with bind.begin_nested():
+                    if self.host:
+                        self._run(_SAVE_OUTER_TIMEOUTS)
                     self._run(sql.SQL(
                         "SELECT pg_catalog.set_config('lock_timeout', {}, true),"
                         " pg_catalog.set_config('statement_timeout', {}, true)").format(
                         sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT)).as_string(None))
                     self._run(text)
+                    if self.host:
+                        self._run(_RESTORE_OUTER_TIMEOUTS)
                 return
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) not in (LOCK_NOT_AVAILABLE, DEADLOCK):
