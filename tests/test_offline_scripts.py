@@ -162,6 +162,30 @@ def test_the_offline_script_installs_a_working_sync_on_a_fresh_seeded_database(m
     assert status.code == 0, status.out + status.err
 
 
+def test_indexes_an_offline_install_built_beside_the_applications_are_noted_then_dropped_by_upgrade(
+        make_db, capsys):
+    database = make_db()
+    with database.connect() as conn:
+        load_sql(conn, FIXTURES / "seed.sql", schema="app")
+    run_with_psql(database, offline_script("upgrade", "head"))
+    with database.connect() as conn:
+        assert {("relation i", "app", name) for name in BUILT_ONLY_OFFLINE} <= object_names(conn)
+    status = run(capsys, "--database-url", database.url(), "--schema", "app", "status", "--format", "json")
+    assert status.code == 0, status.out + status.err
+    noted = {note.split(" ")[3] for note in status.json()["notes"] if "makes redundant" in note}
+    assert noted == BUILT_ONLY_OFFLINE
+
+    upgraded = run(capsys, "--database-url", database.url(), "--schema", "app", "upgrade")
+    assert upgraded.code == 0, upgraded.out + upgraded.err
+    with database.connect() as conn:
+        assert not {("relation i", "app", name) for name in BUILT_ONLY_OFFLINE} & object_names(conn)
+        conn.execute("UPDATE app.supplier_products SET manual_confirmed = NOT manual_confirmed")
+        assert_rule(conn, people_verifications(conn, "app"), "app")
+    status = run(capsys, "--database-url", database.url(), "--schema", "app", "status", "--format", "json")
+    assert status.code == 0, status.out + status.err
+    assert not [note for note in status.json()["notes"] if "makes redundant" in note]
+
+
 def test_the_offline_scripts_from_0002_to_head_and_back(make_db, capsys):
     database = make_db()
     with database.connect() as conn:

@@ -241,10 +241,14 @@ def _judge_lookup(result: Status, cat: Catalog, index: str, table: str | None,
     served_by = row["served_by"] if row else None
     own = cat.installed.get(("index", index))
     if served_by and served_by != index:
-        # the sync's own index, if it is there too, is left to show as EXTRA
         result.objects.append(ObjectStatus(
             "index", index, INSTALLED, f"{STANDS_IN}the application's {served_by} serves it",
             True, table))
+        if own is not None:  # an offline install builds every index it might need
+            seen.add(("index", index))
+            result.notes.append(
+                f"the sync's own {index} is there too, which the application's {served_by} "
+                "makes redundant: every write maintains both; verify-triggers upgrade drops it")
         return
     if own is None:
         result.objects.append(ObjectStatus(

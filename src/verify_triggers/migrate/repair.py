@@ -15,7 +15,7 @@ from psycopg import sql
 from .. import catalog, resources, revisions
 from ..errors import UnhealthyInstall, VerifyTriggersError
 from ..status import INVALID, MISSING, OUTDATED, assess
-from .steps import Runner, drop_index, install_head
+from .steps import Runner, drop_index, drop_indexes, install_head
 
 
 def _fetch(connection):
@@ -85,6 +85,9 @@ def ensure_healthy(runner: Runner, repaired: bool = False) -> None:
         status = assess(read(runner.context.connection, runner.schema))
     if _broken(status) or status.missing:
         raise UnhealthyInstall(f"the install could not be repaired: {'; '.join(status.problems)}")
+    # The sync's own indexes where the application's serve the same keys (an offline install
+    # builds them all): every write would maintain both.
+    drop_indexes(runner, revisions.head())
     # A trigger its owner disabled, or set to fire on replicas only, was switched on purpose:
     # reported, not undone.
     for problem in status.problems:
