@@ -516,6 +516,10 @@ def test_the_offline_host_script_leaves_the_sessions_timeouts_as_they_were(host_
                              capture_output=True, text=True, env=env, timeout=120)
     assert offline.returncode == 0, offline.stderr
     assert "SET LOCAL lock_timeout = '2s'" in offline.stdout  # so the check below could fail
+    # h3's triggers_lifted locks the table before it drops the triggers, as online
+    lifted = offline.stdout.index("the sync's triggers lifted")
+    locked = offline.stdout.index('LOCK TABLE "app"."product_supplier_sheets" IN ACCESS EXCLUSIVE MODE;', lifted)
+    assert locked < offline.stdout.index("DROP TRIGGER", lifted)
     end = offline.stdout.rindex("COMMIT;")
     check = """
 DO $check$

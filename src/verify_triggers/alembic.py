@@ -182,22 +182,23 @@ def triggers_lifted(tables: Iterable[str] = TABLES, schema: str | None = None, *
     """
     runner = _runner(schema, lock_timeout, lock_retries)
     tables = tuple(tables)
-    if runner.offline:
-        head = revisions.head()
-        runner._emit("-- verify-triggers: the sync's triggers lifted for the statements below")
-        runner._run(_drop_triggers(runner.schema, [(o["name"], o["table"]) for o in head.objects
-                                                   if o["kind"] == "trigger" and o["table"] in tables]))
-        yield
-        runner.ddl(resources.revision_path(head.revision, "triggers.sql"))
-        return
-    saved = runner.fetch(resources.query("triggers_on.sql", runner.schema, tables=list(tables)))
     # Lock the tables first, all at once and in a confirm's order: the host's transaction then
     # holds them until it commits, and a later statement of it that alters another of them
     # cannot deadlock with a writer that locked that one first.
     lock = sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE;").format(sql.SQL(", ").join(
         sql.SQL("{}.{}").format(sql.Identifier(runner.schema), sql.Identifier(table))
-        for table in sorted(tables, key=_lock_order)))
-    runner.ddl_text(lock.as_string(None) + "\n" + _drop_triggers(
+        for table in sorted(tables, key=_lock_order))).as_string(None)
+    if runner.offline:
+        head = revisions.head()
+        runner._emit("-- verify-triggers: the sync's triggers lifted for the statements below")
+        runner.ddl_text(lock + "\n" + _drop_triggers(
+            runner.schema, [(o["name"], o["table"]) for o in head.objects
+                            if o["kind"] == "trigger" and o["table"] in tables]))
+        yield
+        runner.ddl(resources.revision_path(head.revision, "triggers.sql"))
+        return
+    saved = runner.fetch(resources.query("triggers_on.sql", runner.schema, tables=list(tables)))
+    runner.ddl_text(lock + "\n" + _drop_triggers(
         runner.schema, [(t["name"], t["table_name"]) for t in saved]))
     yield
     if saved:
