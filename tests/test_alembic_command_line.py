@@ -46,6 +46,7 @@ MALFORMED = {
     "nothing_listening": ("postgresql://app:s3cret@127.0.0.1:1/magflow", "connect"),
     "space_in_the_password": ("postgresql://app:s3cret PW@127.0.0.1/magflow", "url"),
     "bad_percent_encoding": ("postgresql://app:s3cret%ZZ@127.0.0.1/magflow", "url"),
+    "encoded_nul": ("postgresql://app:s3cret%00x@127.0.0.1/magflow", "url"),
 }
 
 
@@ -83,6 +84,9 @@ def test_alembic_upgrade_base_is_refused_and_removes_nothing(seeded):
     with seeded.connect() as conn:
         assert object_names(conn) == installed
         assert applied_versions(conn) == [HEAD]
+    # offline too, and before a script's first line (BEGIN;) is printed
+    assert_one_line_failure(alembic("upgrade", "--sql", "base", DATABASE_URL=seeded.url()),
+                            "upgrade base installs nothing")
 
 
 @pytest.mark.parametrize("driver", ["postgresql", "postgresql+psycopg", "postgresql+asyncpg"])

@@ -122,6 +122,7 @@ def test_password_is_never_printed():
     ("postgresql://app:s3cret PW@127.0.0.1/shop", "percent-encode spaces as %20"),
     ("postgresql://app:s3cret%ZZ@127.0.0.1/shop", "a % must start a percent-encoded byte"),
     ("postgresql://app:s3cret%@127.0.0.1/shop", "a % must start a percent-encoded byte"),
+    ("postgresql://app:s3cret%00x@127.0.0.1/shop", "other than %00"),
 ])
 def test_a_password_libpq_cannot_parse_is_not_printed(url, fragment):
     for verb in (["check"], ["upgrade"], ["downgrade", "base"]):
@@ -318,8 +319,9 @@ def test_a_sku_that_no_sheet_row_or_product_has_is_warned_about(installed, verb)
     assert known.code == 0 and known.err == "", known.out + known.err
     if "json" in verb:
         assert known.json()["unknown_skus"] == []
-    empty = subprocess_run("--database-url", url, *verb, "--sku", "")
-    assert_one_line_error(empty, 2, "--sku must not be empty")
+    for blank in ("", "  "):
+        empty = subprocess_run("--database-url", url, *verb, "--sku", blank)
+        assert_one_line_error(empty, 2, "--sku must not be empty")
 
 
 def test_a_sku_with_a_product_but_no_sheet_row_yet_is_not_warned_about(installed):
@@ -338,3 +340,13 @@ def test_lock_retries_that_are_not_a_count_are_refused(seeded, retries):
     with seeded.connect() as conn:
         installed = conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'verify%'").fetchone()[0]
     assert installed == 0
+
+
+def test_lock_retries_given_in_python_must_be_a_count_too():
+    from verify_triggers import target as targets
+    from verify_triggers.errors import VerifyTriggersError
+
+    for retries in (0, -1):
+        with pytest.raises(VerifyTriggersError, match="lock retries must be a whole number of 1 or more"):
+            targets.resolve(None, "app", lock_retries=retries, need_url=False)
+    assert targets.resolve(None, "app", lock_retries=3, need_url=False).lock_retries == 3

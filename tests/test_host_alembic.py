@@ -474,6 +474,18 @@ def test_host_downgrade_sync_leaves_zero_objects(host_db):
     assert status.code == 0, status.out + status.err
 
 
+def test_host_downgrade_sync_removes_the_sync_after_the_host_dropped_a_column_it_needs(host_db):
+    """0002's triggers, which a replay of the sync's downgrades would create again, name
+    supplier_products.manual_confirmed: a damaged install is swept instead, as the CLI does."""
+    host_db.host_upgrade("head")
+    with host_db.connect() as conn:
+        seed(conn)
+        conn.execute("ALTER TABLE app.supplier_products DROP COLUMN manual_confirmed")
+    assert len(host_db.leftovers()) > 40  # so the assertion below could fail
+    host_db.host_downgrade("h1")  # h4, h3, h2 (downgrade_sync)
+    assert host_db.leftovers() == []
+
+
 # --- offline ----------------------------------------------------------------------------------
 
 def test_the_hosts_own_timeouts_hold_inside_and_after_triggers_lifted(host_db):

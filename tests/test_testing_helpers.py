@@ -165,6 +165,21 @@ def test_install_sync_in_the_callers_transaction_is_rolled_back_with_it(db, rows
         assert sync_triggers(conn) == 0
 
 
+def test_install_sync_in_the_callers_transaction_leaves_the_callers_timeouts_as_they_were(db):
+    engine = _engine(db)
+    with engine.connect() as connection:
+        connection.begin()
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '7s'")
+        connection.exec_driver_sql("SET LOCAL statement_timeout = '5min'")
+        install_sync(connection)
+        assert connection.exec_driver_sql(TRIGGERS, ("app",)).scalar() > 0  # the DDL did run
+        timeouts = connection.exec_driver_sql(
+            "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')").one()
+        connection.rollback()
+    engine.dispose()
+    assert tuple(timeouts) == ("7s", "5min")
+
+
 # --- failures: one line that says what is wrong ---------------------------------------------
 
 def _one_line(excinfo, *fragments: str) -> None:

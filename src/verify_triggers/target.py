@@ -21,7 +21,8 @@ ACCEPTED_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+
 DEFAULT_LOCK_TIMEOUT = "2s"
 DEFAULT_LOCK_RETRIES = 30
 
-_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# a % not followed by two hex digits, or an encoded NUL (libpq refuses it, quoting the value)
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
 
 # asyncpg's spelling of libpq's parameters, as found in applications' URLs
 _ASYNCPG_PARAMETERS = {"ssl": "sslmode"}
@@ -79,7 +80,7 @@ def parse_url(url: str) -> DatabaseURL:
     if _BAD_PERCENT.search(url):
         raise VerifyTriggersError(
             f"malformed database URL: {redact(url)!r}: a % must start a percent-encoded byte "
-            "(%25 for a % itself)")
+            "other than %00 (%25 for a % itself)")
     if parts.scheme not in ACCEPTED_SCHEMES:
         raise VerifyTriggersError(
             f"unsupported database URL scheme {parts.scheme!r}: use postgresql://, "
@@ -122,7 +123,8 @@ def resolve(database_url: str | None = None, schema: str | None = None, *,
     schema = schema if schema is not None else (environ.get("VERIFY_TRIGGERS_SCHEMA") or DEFAULT_SCHEMA)
     if not schema:
         raise VerifyTriggersError("--schema must not be empty")
-    retries = lock_retries or environ.get("VERIFY_TRIGGERS_LOCK_RETRIES") or DEFAULT_LOCK_RETRIES
+    retries = lock_retries if lock_retries is not None else (
+        environ.get("VERIFY_TRIGGERS_LOCK_RETRIES") or DEFAULT_LOCK_RETRIES)
     try:
         count = int(retries)
     except ValueError:

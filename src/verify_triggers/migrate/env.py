@@ -72,9 +72,10 @@ def _run_offline(context, target: targets.Target, options: dict) -> None:
     # format()) would be doubled.
     context.configure(dialect_name="postgresql", literal_binds=True,
                       dialect_opts={"paramstyle": "named"}, **options)
+    removing = _has_destination(context) and _removing(context, context.get_revision_argument())
     with context.begin_transaction():
         context.run_migrations()
-        if _has_destination(context) and _removing(context, context.get_revision_argument()):
+        if removing:
             repair.sweep(Runner(context.get_context(), target))
 
 

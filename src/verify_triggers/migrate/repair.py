@@ -86,8 +86,11 @@ def ensure_healthy(runner: Runner, repaired: bool = False) -> None:
     if _broken(status) or status.missing:
         raise UnhealthyInstall(f"the install could not be repaired: {'; '.join(status.problems)}")
     # The sync's own indexes where the application's serve the same keys (an offline install
-    # builds them all): every write would maintain both.
-    drop_indexes(runner, revisions.head())
+    # builds them all): every write would maintain both. Not inside a caller's transaction,
+    # where only a plain DROP INDEX could run, locking the table until it ends: status notes
+    # them instead.
+    if not runner.in_outer_transaction:
+        drop_indexes(runner, revisions.head())
     # A trigger its owner disabled, or set to fire on replicas only, was switched on purpose:
     # reported, not undone.
     for problem in status.problems:
@@ -106,7 +109,7 @@ def is_broken(connection, schema: str) -> bool:
     revisions' own downgrades could not run."""
     cat = read(connection, schema)
     if cat.missing:
-        return cat.has_sync_objects
+        return cat.has_sync_objects or cat.applied is not None
     return any(o.state == MISSING and o.kind in ("table", "function", "trigger")
                for o in assess(cat).objects)
 

@@ -122,6 +122,12 @@ class Runner:
         self.ddl_text("\n".join(self.render(path).strip() for path in paths),
                       ", ".join(path.name for path in paths))
 
+    @property
+    def keeps_outer_timeouts(self) -> bool:
+        """Whether statements after the sync's may follow in the same transaction: a host's
+        migration, or a transaction the caller opened."""
+        return self.host or self.in_outer_transaction
+
     def ddl_text(self, text: str, label: str = "the sync's triggers") -> None:
         """:meth:`ddl` for a script already composed for the schema."""
         timeout, retries = self.target.lock_timeout, self.target.lock_retries
@@ -130,24 +136,24 @@ class Runner:
             # script again is the retry.
             settings = sql.SQL("SET LOCAL lock_timeout = {};\nSET LOCAL statement_timeout = {};").format(
                 sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT))
-            if self.host:
+            if self.keeps_outer_timeouts:
                 self._emit(_SAVE_OUTER_TIMEOUTS)
             self._emit(settings.as_string(None) + "\n" + text)
-            if self.host:
+            if self.keeps_outer_timeouts:
                 self._emit(_RESTORE_OUTER_TIMEOUTS)
             return
         bind = self.context.connection
         for attempt in range(1, retries + 1):
             try:
                 with bind.begin_nested():
-                    if self.host:
+                    if self.keeps_outer_timeouts:
                         self._run(_SAVE_OUTER_TIMEOUTS)
                     self._run(sql.SQL(
                         "SELECT pg_catalog.set_config('lock_timeout', {}, true),"
                         " pg_catalog.set_config('statement_timeout', {}, true)").format(
                         sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT)).as_string(None))
                     self._run(text)
-                    if self.host:
+                    if self.keeps_outer_timeouts:
                         self._run(_RESTORE_OUTER_TIMEOUTS)
                 return
             except DBAPIError as exc:
