@@ -520,19 +520,40 @@ def sheet_triggers_in(conn) -> list:
         " AND tgname LIKE 'verify%%'").fetchall()
 
 
-def test_the_offline_host_script_leaves_the_sessions_timeouts_as_they_were(host_db, tmp_path):
+def _host_env() -> dict:
     env = clirun.clean_env()
     for name in ("HOST_DATABASE_URL", "HOST_APP_DRIVER", "HOST_APP_HOOKS"):
         env.pop(name, None)
+    return env
+
+
+def offline_host_upgrade() -> str:
+    """``alembic upgrade head --sql`` of the host's project, as a host prints it."""
     offline = subprocess.run([str(ALEMBIC), "-c", str(host.INI), "upgrade", "head", "--sql"],
-                             capture_output=True, text=True, env=env, timeout=120)
+                             capture_output=True, text=True, env=_host_env(), timeout=120)
     assert offline.returncode == 0, offline.stderr
-    assert "SET LOCAL lock_timeout = '2s'" in offline.stdout  # so the check below could fail
+    return offline.stdout
+
+
+def run_host_script(host_db: HostDatabase, script: Path) -> None:
+    """The script through psql, stopping at the first error, in a session with the suite's
+    bounded timeouts (lock_timeout 20s, statement_timeout 60s)."""
+    env = _host_env()
+    env["PGOPTIONS"] = BOUNDED_SESSION
+    applied = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", host_db.url(),
+                              "-f", str(script)],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert applied.returncode == 0, applied.stderr
+
+
+def test_the_offline_host_script_leaves_the_sessions_timeouts_as_they_were(host_db, tmp_path):
+    offline = offline_host_upgrade()
+    assert "SET LOCAL lock_timeout = '2s'" in offline  # so the check below could fail
     # h3's triggers_lifted locks the table before it drops the triggers, as online
-    lifted = offline.stdout.index("the sync's triggers lifted")
-    locked = offline.stdout.index('LOCK TABLE "app"."product_supplier_sheets" IN ACCESS EXCLUSIVE MODE;', lifted)
-    assert locked < offline.stdout.index("DROP TRIGGER", lifted)
-    end = offline.stdout.rindex("COMMIT;")
+    lifted = offline.index("the sync's triggers lifted")
+    locked = offline.index('LOCK TABLE "app"."product_supplier_sheets" IN ACCESS EXCLUSIVE MODE;', lifted)
+    assert locked < offline.index("DROP TRIGGER", lifted)
+    end = offline.rindex("COMMIT;")
     check = """
 DO $check$
 BEGIN
@@ -546,31 +567,17 @@ END
 $check$;
 """
     script = tmp_path / "host_upgrade.sql"
-    script.write_text(offline.stdout[:end] + check + offline.stdout[end:])
-    env["PGOPTIONS"] = BOUNDED_SESSION  # lock_timeout 20s, statement_timeout 60s
-    applied = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", host_db.url(),
-                              "-f", str(script)],
-                             capture_output=True, text=True, env=env, timeout=120)
-    assert applied.returncode == 0, applied.stderr
+    script.write_text(offline[:end] + check + offline[end:])
+    run_host_script(host_db, script)
     assert host_db.host_revision() == "h4"
 
 
 def test_offline_host_upgrade_script_installs_a_working_sync(host_db, tmp_path):
-    env = clirun.clean_env()
-    for name in ("HOST_DATABASE_URL", "HOST_APP_DRIVER", "HOST_APP_HOOKS"):
-        env.pop(name, None)
-    offline = subprocess.run([str(ALEMBIC), "-c", str(host.INI), "upgrade", "head", "--sql"],
-                             capture_output=True, text=True, env=env, timeout=120)
-    assert offline.returncode == 0, offline.stderr
+    offline = offline_host_upgrade()
     script = tmp_path / "host_upgrade.sql"
-    script.write_text(offline.stdout)
-    assert "verify_triggers_lock" in offline.stdout and "app.alembic_version" in offline.stdout
-
-    env["PGOPTIONS"] = BOUNDED_SESSION
-    applied = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", host_db.url(),
-                              "-f", str(script)],
-                             capture_output=True, text=True, env=env, timeout=120)
-    assert applied.returncode == 0, applied.stderr
+    script.write_text(offline)
+    assert "verify_triggers_lock" in offline and "app.alembic_version" in offline
+    run_host_script(host_db, script)
 
     assert host_db.host_revision() == "h4"
     assert host_db.verify_triggers("current").out.startswith("0005 (head)")
