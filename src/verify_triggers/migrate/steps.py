@@ -39,8 +39,9 @@ DEADLOCK = "40P01"
 # Creating or dropping functions and triggers is instant once the locks are granted.
 DDL_STATEMENT_TIMEOUT = "60s"
 # A DDL step's own timeouts outlive it (set_config(..., true) survives the release of its
-# savepoint, SET LOCAL the statement it precedes). In a host's migration they are put back to
-# what the host had, saved under these names in the same transaction.
+# savepoint, SET LOCAL the statement it precedes). In a host's migration, or a transaction the
+# caller opened, they are put back to what was there, saved under these names in the same
+# transaction (Runner.keeps_outer_timeouts).
 _SAVE_OUTER_TIMEOUTS = (
     "SELECT pg_catalog.set_config('verify_triggers.outer_lock_timeout',"
     " pg_catalog.current_setting('lock_timeout'), true),"
