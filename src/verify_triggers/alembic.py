@@ -30,13 +30,13 @@ from psycopg import sql
 
 from . import resources, revisions
 from . import target as targets
-from .constants import PREFIX, VERSION_TABLE
+from .constants import HOST_TABLES, PREFIX, VERSION_TABLE
 from .migrate import repair, steps
 from .migrate.steps import Runner
 
-# The four tables, in the order a confirm locks them (the match, then the names it reads, then
-# the sheet rows it writes), which is the order triggers_lifted takes them in.
-TABLES = ("supplier_products", "products", "suppliers", "product_supplier_sheets")
+# The four tables, in the order a confirm locks them, which is the order triggers_lifted takes
+# them in.
+TABLES = HOST_TABLES
 
 
 # --- autogenerate ---------------------------------------------------------------------------

@@ -13,6 +13,11 @@ SYNC_STAMP = "verify-triggers"
 # Pairs hash into this many lock rows (a power of two: the hash is folded with a mask).
 BUCKETS = 1024
 
+# The application's four tables the sync reads and writes (sql/queries/required.sql names their
+# columns), in the order a confirm locks them: the match, the names it reads, the sheet rows it
+# writes.
+HOST_TABLES = ("supplier_products", "products", "suppliers", "product_supplier_sheets")
+
 # Every object the sync installs is named with this prefix.
 PREFIX = "verify_triggers_"
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import revisions
 from .catalog import Catalog, read_from
+from .constants import HOST_TABLES
 from .errors import VerifyTriggersError
 
 INSTALLED = "INSTALLED"
@@ -37,9 +38,6 @@ TRIGGER_MODES = {
     "A": (ALWAYS, "fires on every write, also in session_replication_role = replica "
                   "sessions (logical replication apply)", True),
 }
-# The application's tables the sync reads and writes (sql/queries/required.sql lists their
-# columns).
-_HOST_TABLES = ("product_supplier_sheets", "products", "supplier_products", "suppliers")
 KIND_ORDER = {"trigger": 0, "function": 1, "table": 2, "index": 3}
 
 
@@ -136,7 +134,7 @@ def assess(cat: Catalog) -> Status:
     if cat.missing:
         result.missing = list(cat.missing)
         tables = [name.removeprefix("table ") for name in cat.missing if name.startswith("table ")]
-        if len(tables) == len(_HOST_TABLES):
+        if len(tables) == len(HOST_TABLES):
             # none of them: more likely the wrong schema than four tables dropped
             result.problems.append(
                 f"schema {cat.schema!r} has none of the tables the sync needs "
