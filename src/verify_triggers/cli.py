@@ -19,7 +19,7 @@ import sys
 
 from . import target as targets
 from .constants import DEFAULT_SCHEMA
-from .errors import UPGRADE_BASE, VerifyTriggersError
+from .errors import VerifyTriggersError
 
 PROG = "verify-triggers"
 
@@ -290,8 +290,6 @@ def _migrate(args, fn, revision: str) -> int:
 def _upgrade(args) -> int:
     from .migrate import commands
 
-    if args.revision.rsplit(":", 1)[-1] == "base":  # before a script's first line is printed
-        raise VerifyTriggersError(UPGRADE_BASE)
     if args.sql:
         commands.upgrade(commands.make_config(_target(args, need_url=False)), args.revision, sql=True)
         return 0

@@ -1,10 +1,5 @@
 """The exceptions the CLI turns into a single line on stderr."""
 
-# Alembic finds nothing to do for `upgrade base`; the environment refuses it rather than remove
-# what `downgrade base` removes.
-UPGRADE_BASE = ("upgrade base installs nothing and removes nothing: to remove the sync, run "
-                "verify-triggers downgrade base")
-
 
 class VerifyTriggersError(Exception):
     """A user-facing failure: bad input, an unreachable server, a database error.

@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 from .. import target as targets
 from ..connection import connection_error_line, error_line
 from ..constants import VERSION_TABLE
-from ..errors import UPGRADE_BASE, VerifyTriggersError
+from ..errors import VerifyTriggersError
 from . import repair
 from .steps import TARGET, Runner
 
@@ -192,6 +192,8 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
 
 
 NONE = object()  # no destination: the command migrates nothing
+UPGRADE_BASE = ("upgrade base installs nothing and removes nothing: to remove the sync, run "
+                "verify-triggers downgrade base")
 
 
 def _removing(context, destination) -> bool:
