@@ -6,7 +6,7 @@ import json
 
 from typing import TYPE_CHECKING
 
-from .status import INSTALLED, STANDS_IN
+from .status import INSTALLED
 
 if TYPE_CHECKING:
     from .check import CheckReport
@@ -48,9 +48,8 @@ def status_lines(st: Status, where: str | None = None, verbose: bool = True) -> 
     for obj in st.objects:
         if not verbose and obj.healthy:
             continue
-        # an INSTALLED object needs no comment, except one that stands for an object of the
-        # application's (an index the sync does not build because the application has one)
-        detail = obj.detail if obj.state != INSTALLED or obj.detail.startswith(STANDS_IN) else ""
+        # an INSTALLED object needs no comment; every other state says what it means
+        detail = obj.detail if obj.state != INSTALLED else ""
         rows.append([obj.state, obj.kind, obj.label, detail])
     if rows:
         if any(row[3] for row in rows):

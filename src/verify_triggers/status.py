@@ -24,8 +24,10 @@ OUTDATED = "OUTDATED"
 MISSING = "MISSING"
 INVALID = "INVALID"
 EXTRA = "EXTRA"
-# The detail of an index the sync did not build because the host's own serves its key.
-STANDS_IN = "not needed: "
+# A key the sync looks up whose index it did not build, because the host's own serves the key:
+# healthy, and not INSTALLED, since no index of the sync's exists.
+SERVED = "SERVED"
+STANDS_IN = "not built: "
 REPAIR = "run verify-triggers upgrade (it repairs the install)"
 
 # pg_trigger.tgenabled -> (state, what it means, healthy)
@@ -98,9 +100,13 @@ class Status:
         if self.healthy:
             counts: dict[str, int] = {}
             for obj in self.objects:
-                counts[obj.kind] = counts.get(obj.kind, 0) + 1
+                if obj.state != SERVED:
+                    counts[obj.kind] = counts.get(obj.kind, 0) + 1
             what = ", ".join(_plural(n, kind) for kind, n in counts.items())
-            return f"healthy: {what} installed, enabled and current at revision {self.applied} (head)"
+            served = sum(obj.state == SERVED for obj in self.objects)
+            return (f"healthy: {what} installed, enabled and current at revision {self.applied} (head)"
+                    + (f"; {_plural(served, 'lookup')} served by the application's own indexes"
+                       if served else ""))
         return "UNHEALTHY: " + "; ".join(self.problems)
 
     def to_dict(self) -> dict:
@@ -240,7 +246,7 @@ def _judge_lookup(result: Status, cat: Catalog, index: str, table: str | None,
     own = cat.installed.get(("index", index))
     if served_by and served_by != index:
         result.objects.append(ObjectStatus(
-            "index", index, INSTALLED, f"{STANDS_IN}the application's {served_by} serves it",
+            "index", index, SERVED, f"{STANDS_IN}the application's {served_by} serves it",
             True, table))
         if own is not None:  # an offline install builds every index it might need
             seen.add(("index", index))
