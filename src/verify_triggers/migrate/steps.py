@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .. import resources, revisions
 from ..catalog import lookup_values
+from ..constants import HOST_TABLES
 from ..errors import VerifyTriggersError
 from ..revisions import Revision
 from ..target import Target
@@ -111,17 +112,18 @@ class Runner:
         """A script in the migration's transaction."""
         self._run(self.render(path))
 
-    def ddl(self, *paths: Path) -> None:
+    def ddl(self, *paths: Path, exclusive: tuple[str, ...] = ()) -> None:
         """Scripts in the migration's transaction under a short ``lock_timeout``, retried with
         back-off.
 
         ``CREATE TRIGGER`` needs a lock that conflicts with every open writing transaction, and
         while it waits every later write queues behind it. Waiting at most ``lock_timeout`` per
         attempt bounds how long any write can stall on the deploy; a long application
-        transaction costs retries, not an outage.
+        transaction costs retries, not an outage. ``exclusive``: the host tables whose triggers
+        the scripts drop (see :meth:`ddl_text`).
         """
         self.ddl_text("\n".join(self.render(path).strip() for path in paths),
-                      ", ".join(path.name for path in paths))
+                      ", ".join(path.name for path in paths), exclusive=exclusive)
 
     @property
     def keeps_outer_timeouts(self) -> bool:
@@ -129,8 +131,17 @@ class Runner:
         migration, or a transaction the caller opened."""
         return self.host or self.in_outer_transaction
 
-    def ddl_text(self, text: str, label: str = "the sync's triggers") -> None:
-        """:meth:`ddl` for a script already composed for the schema."""
+    def ddl_text(self, text: str, label: str = "the sync's triggers",
+                 exclusive: tuple[str, ...] = ()) -> None:
+        """:meth:`ddl` for a script already composed for the schema.
+
+        ``DROP TRIGGER`` locks its table ACCESS EXCLUSIVE, and a released script may drop the
+        sheets' trigger before the matches' (0004's does): holding the sheets, it then waits
+        for a confirm that holds the matches and waits for the sheets, a deadlock on nearly
+        every attempt under steady writes. Online, the tables in ``exclusive`` are therefore
+        locked first, in the order a confirm takes them. Offline scripts of released revisions
+        stay as they were released.
+        """
         timeout, retries = self.target.lock_timeout, self.target.lock_retries
         if self.offline:
             # No retries in a script: psql stops at the first lock timeout, and running the
@@ -153,6 +164,8 @@ class Runner:
                         "SELECT pg_catalog.set_config('lock_timeout', {}, true),"
                         " pg_catalog.set_config('statement_timeout', {}, true)").format(
                         sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT)).as_string(None))
+                    if exclusive:
+                        self._run(_lock_in_a_confirms_order(self.schema, exclusive))
                     self._run(text)
                     if self.keeps_outer_timeouts:
                         self._run(_RESTORE_OUTER_TIMEOUTS)
@@ -242,6 +255,20 @@ def _run_foreign(bind, text: str) -> None:
     bind.execution_options(no_parameters=True).exec_driver_sql(text)
 
 
+def _lock_in_a_confirms_order(schema: str, tables: tuple[str, ...]) -> str:
+    return sql.SQL("\n").join(
+        sql.SQL("LOCK TABLE {}.{} IN ACCESS EXCLUSIVE MODE;").format(
+            sql.Identifier(schema), sql.Identifier(table))
+        for table in HOST_TABLES if table in tables).as_string(None)
+
+
+def _dropped_trigger_tables(before: Revision, after: Revision) -> tuple[str, ...]:
+    """The host tables on which a trigger of ``before`` is not one of ``after``'s."""
+    def triggers(rev: Revision) -> set[tuple[str, str]]:
+        return {(o["name"], o["table"]) for o in rev.objects if o["kind"] == "trigger"}
+    return tuple({table for _, table in triggers(before) - triggers(after)})
+
+
 def _without_concurrently(text: str) -> str:
     return text.replace(" CONCURRENTLY", "")
 
@@ -316,7 +343,8 @@ def upgrade(revision: str) -> None:
     rev = revisions.get(revision)
     previous = revisions.get(rev.previous)
     build_indexes(runner, rev)
-    runner.ddl(resources.revision_path(revision, "upgrade.sql"))
+    runner.ddl(resources.revision_path(revision, "upgrade.sql"),
+               exclusive=_dropped_trigger_tables(previous, rev))
     drop_indexes(runner, rev, previous.own_indexes + rev.retired_indexes)
 
 
@@ -326,7 +354,8 @@ def downgrade(revision: str) -> None:
     rev = revisions.get(revision)
     previous = revisions.get(rev.previous)
     build_indexes(runner, previous)
-    runner.ddl(resources.revision_path(revision, "downgrade.sql"))
+    runner.ddl(resources.revision_path(revision, "downgrade.sql"),
+               exclusive=_dropped_trigger_tables(rev, previous))
     drop_indexes(runner, previous, rev.own_indexes)
 
 
@@ -339,8 +368,13 @@ def install_head(runner: Runner, *, reconcile: bool = True) -> None:
     """
     head = revisions.head()
     build_indexes(runner, head)
+    # retire.sql drops the triggers of earlier revisions that head does not have
+    retiring = () if runner.offline else tuple({
+        row["table_name"] for (kind, name), row in runner.installed().items()
+        if kind == "trigger" and (name, row["table_name"]) not in {
+            (o["name"], o["table"]) for o in head.objects if o["kind"] == "trigger"}})
     runner.ddl(*(resources.revision_path(head.revision, name)
-                 for name in ("objects.sql", "retire.sql", "record.sql")))
+                 for name in ("objects.sql", "retire.sql", "record.sql")), exclusive=retiring)
     drop_indexes(runner, head, tuple(_every_own_index()))
     if reconcile:
         run_reconcile(runner, head)
