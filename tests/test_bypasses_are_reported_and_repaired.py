@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import psycopg
 from psycopg import sql
 
 from helpers import SYNC, match_id
@@ -85,6 +86,53 @@ def test_writes_with_session_replication_role_replica_are_reported_and_repaired(
         assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
         assert sheet(conn, "BMX136", "PAREK") == (False, None, None)
         assert_rule(conn, people)
+
+
+def test_a_role_set_to_start_in_replica_mode_is_reported_by_status_and_check_and_repaired(
+        installed, app_role, capsys):
+    """ALTER ROLE ... SET session_replication_role = replica (a superuser's doing) switches the
+    sync off for every session of that role. Unlike a session's own SET it stays in the
+    catalog, so status and check name it (exit 1) before any write has drifted; once it is
+    reset, sync repairs what the role wrote."""
+    with installed.connect() as conn:
+        people = people_verifications(conn)
+        conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} SET session_replication_role = replica").format(
+            sql.Identifier(app_role), sql.Identifier(installed.name)))
+    status = installed.cli(capsys, "status", "--format", "json")
+    assert status.code == 1, status.out
+    [problem] = status.json()["problems"]
+    assert "session_replication_role = replica" in problem
+    assert f"ALTER ROLE {app_role} IN DATABASE {installed.name}" in problem
+    check = installed.cli(capsys, "check")
+    assert check.code == 1, check.out
+    assert "session_replication_role = replica" in check.out
+
+    with psycopg.connect(installed.url(user=app_role), autocommit=True) as app:
+        assert app.execute("SHOW session_replication_role").fetchone()[0] == "replica"
+        confirm_aur516_wanke(app)
+    with installed.connect() as conn:
+        assert sheet(conn, "AUR516", "WANKE")[0] is False  # unsynced
+        conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} RESET session_replication_role").format(
+            sql.Identifier(app_role), sql.Identifier(installed.name)))
+    assert_reported_then_repaired(capsys, installed, {("AUR516", "WANKE", True)})
+    with installed.connect() as conn:
+        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
+        assert_rule(conn, people)
+
+
+def test_a_replica_setting_is_no_bypass_for_triggers_that_fire_always(installed, capsys):
+    """Triggers set ENABLE ALWAYS fire in replica sessions too: nothing to report."""
+    with installed.connect() as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET session_replication_role = replica").format(
+            sql.Identifier(installed.name)))
+        for table, trigger in conn.execute(
+                "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE t.tgname LIKE 'verify\\_triggers\\_%'").fetchall():
+            conn.execute(sql.SQL("ALTER TABLE app.{} ENABLE ALWAYS TRIGGER {}").format(
+                sql.Identifier(table), sql.Identifier(trigger)))
+    status = installed.cli(capsys, "status", "--format", "json")
+    assert status.code == 0, status.out
+    assert status.json()["problems"] == []
 
 
 def test_writes_while_a_trigger_is_disabled_are_reported_by_status_and_check_and_repaired(installed, capsys):

@@ -30,6 +30,8 @@ class Catalog:
     record: dict[tuple[str, str], dict] | None = None  # None: no record table
     installed: dict[tuple[str, str], dict] = field(default_factory=dict)
     basis: Revision | None = None  # the revision whose keys `installed` looked up
+    # what starts sessions with session_replication_role = replica ("ALTER ROLE app", ...)
+    replica_settings: list[str] = field(default_factory=list)
 
     @property
     def has_sync_objects(self) -> bool:
@@ -62,6 +64,7 @@ def _read(fetch: Fetch, schema: str) -> Catalog:
     if missing == ["schema"]:
         return Catalog(schema=schema, schema_exists=False)
     cat = Catalog(schema=schema, schema_exists=True, missing=missing)
+    cat.replica_settings = [row["set_by"] for row in fetch(resources.query("replica_settings.sql", schema))]
     present = fetch(resources.query("sync_tables.sql", schema))[0]
     cat.version_table = present["version_table"]
     if cat.version_table:

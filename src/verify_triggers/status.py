@@ -183,6 +183,7 @@ def assess(cat: Catalog) -> Status:
     if rev.revision != head.revision:
         result.problems.insert(0, f"revision {rev.revision} applied, head is {head.revision}: "
                                   "run verify-triggers upgrade")
+    _replica_sessions(result, cat)
     _collect_problems(result)
     result.objects.sort(key=lambda o: KIND_ORDER[o.kind])
     return result
@@ -268,6 +269,17 @@ def _judge_lookup(result: Status, cat: Catalog, index: str, table: str | None,
     else:
         state, detail, healthy = INSTALLED, "present", True
     result.objects.append(ObjectStatus("index", index, state, detail, healthy, table))
+
+
+def _replica_sessions(result: Status, cat: Catalog) -> None:
+    """A standing bypass: sessions that start in replica mode never fire the triggers that
+    are enabled for ORIGIN (the default), so their writes go unsynced until a sync."""
+    if cat.replica_settings and any(o.kind == "trigger" and o.state == INSTALLED for o in result.objects):
+        result.problems.append(
+            "sessions start with session_replication_role = replica, set by "
+            f"{', '.join(cat.replica_settings)}: their writes never fire the sync's triggers and "
+            "go unsynced; RESET it (unless those sessions only apply rows already synced "
+            "upstream), then run verify-triggers sync")
 
 
 def _extras(result: Status, cat: Catalog, expected: set, leftover: str) -> None:
