@@ -99,7 +99,7 @@ def test_wrong_password_is_refused(password_server):
     ("garbage", "malformed database URL"),
     ("postgresql://u@h:notaport/db", "malformed database URL"),
     ("mysql://u@h/db", "unsupported database URL scheme 'mysql'"),
-    ("postgresql://u@h/", "database URL names no database"),
+    ("postgresql://u@h/db?frobnicate=1", "database URL option 'frobnicate' is not a libpq connection parameter"),
 ])
 def test_malformed_url(url, fragment):
     for verb in (["check"], ["upgrade"], ["status"]):
