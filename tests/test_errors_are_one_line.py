@@ -191,6 +191,8 @@ def test_usage_errors(args):
     (["check", "--limit", "-1"], "argument --limit: must be 0 or more"),
     (["check", "--limit", "ten"], "argument --limit: not a number: 'ten'"),
     (["downgrade"], "the following arguments are required: revision"),
+    ([], "the following arguments are required: COMMAND"),
+    (["--schema", "shop"], "the following arguments are required: COMMAND"),
 ])
 def test_a_usage_error_is_one_line_with_the_usage_in_it(args, fragment):
     result = subprocess_run(*args, env=clean_env(DATABASE_URL="postgresql://u@127.0.0.1:1/x"))

@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # required: with no command, a one-line usage error like any other (not the whole help)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str, description: str | None = None):
         return sub.add_parser(name, parents=[common], help=help_text,
@@ -357,9 +358,6 @@ def _demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help(sys.stderr)
-        return 2
     try:
         return args.handler(args)
     except VerifyTriggersError as exc:
