@@ -37,6 +37,12 @@ def test_a_missing_database_url_is_a_one_line_error():
     assert_one_line_failure(alembic("upgrade", "head"), "DATABASE_URL")
 
 
+def test_a_missing_database_url_names_alembics_own_way_to_give_one():
+    line = assert_one_line_failure(alembic("upgrade", "head"),
+                                   "pass -x database_url=URL or set DATABASE_URL")
+    assert "--database-url" not in line  # the verify-triggers option, which alembic lacks
+
+
 MALFORMED = {
     "not_a_url": ("not a url", "url"),
     "other_database": ("mysql://app@db.internal/magflow", "url"),

@@ -173,14 +173,20 @@ def redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
+def no_url(option: str) -> VerifyTriggersError:
+    """The error for a verb that connects with no URL given, naming the entry point's own way
+    to give one: the CLI's ``--database-url URL``, Alembic's ``-x database_url=URL``."""
+    return VerifyTriggersError(
+        f"no database URL: pass {option} or set DATABASE_URL (postgresql://user@host/db)")
+
+
 def resolve(database_url: str | None = None, schema: str | None = None, *,
             lock_timeout: str | None = None, lock_retries: str | int | None = None,
             need_url: bool = True, environ=os.environ) -> Target:
     """A :class:`Target` from explicit values, else the environment, else the defaults."""
     url = database_url or environ.get("DATABASE_URL")
     if not url and need_url:
-        raise VerifyTriggersError(
-            "no database URL: pass --database-url or set DATABASE_URL (postgresql://user@host/db)")
+        raise no_url("--database-url")
     schema = schema if schema is not None else (environ.get("VERIFY_TRIGGERS_SCHEMA") or DEFAULT_SCHEMA)
     if not schema:
         raise VerifyTriggersError("--schema must not be empty")
