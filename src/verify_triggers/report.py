@@ -106,10 +106,14 @@ def sync_lines(result: SyncResult, where: str) -> list[str]:
         lines = [f"verify-triggers sync --dry-run: schema {result.schema} on {where} ({scope})"]
         lines += adopt
         drift = preview.summary.drift
-        if not drift:
+        if not result.changed:
             lines.append("nothing to change: 0 rows would change")
             return lines
-        lines.append(f"{drift} row(s) would change (nothing written):")
+        parts = f"; {result.adopted} taken over, {drift} drifted" if result.adopt else ""
+        lines.append(f"{result.changed} row(s) would change (nothing written{parts})"
+                     + (":" if drift else ""))
+        if not drift:
+            return lines
         lines += table(
             ["SKU", "SUPPLIER", "IS_VERIFIED", "WOULD BECOME", "STATE"],
             [[r.sku, r.supplier_name, _bool(r.is_verified), _bool(r.expected), r.state]
@@ -118,8 +122,10 @@ def sync_lines(result: SyncResult, where: str) -> list[str]:
         if len(preview.drift) < drift:
             lines.append(f"  ... {len(preview.drift)} of {drift} shown (--limit N to see more)")
         return lines
+    parts = (f" ({result.adopted} taken over, {result.changed - result.adopted} drifted)"
+             if result.adopt else "")
     return [f"verify-triggers sync: schema {result.schema} on {where} ({scope})", *adopt,
-            f"{result.changed} row(s) changed"]
+            f"{result.changed} row(s) changed{parts}"]
 
 
 def _adopt_line(result: SyncResult) -> list[str]:
