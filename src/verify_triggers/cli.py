@@ -22,6 +22,7 @@ from .constants import DEFAULT_SCHEMA
 from .errors import VerifyTriggersError
 
 PROG = "verify-triggers"
+BIGINT_MAX = 2**63 - 1
 
 EXAMPLES = """\
 examples:
@@ -175,6 +176,8 @@ def _non_negative(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    if value > BIGINT_MAX:  # the listing's LIMIT is a bigint
+        raise argparse.ArgumentTypeError(f"must be at most {BIGINT_MAX}")
     return value
 
 
