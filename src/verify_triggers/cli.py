@@ -1,9 +1,10 @@
 """The ``verify-triggers`` command: parses arguments, calls a verb, prints its result.
 
 Each verb is a function in the package that returns data (``status.status``, ``check.check``,
-``sync.sync``, ``demo.run``, ``migrate.commands.*``); this module only parses, resolves the
-target once (:mod:`verify_triggers.target`), prints, and picks the exit status: 0 ok, 1 a
-finding (drift, an unhealthy or missing install), 2 a usage, connection or database error.
+``sync.sync``, ``history.current``, ``history.history``, ``demo.run``, ``migrate.commands.*``);
+this module only parses, resolves the target once (:mod:`verify_triggers.target`), prints,
+and picks the exit status: 0 ok, 1 a finding (drift, an unhealthy or missing install), 2 a
+usage, connection or database error.
 Errors are one line on stderr, never a traceback (``VERIFY_TRIGGERS_DEBUG=1`` shows one).
 
 Start-up matters to a monitor that runs ``check`` every minute: this module imports only the
@@ -313,28 +314,20 @@ def _downgrade(args) -> int:
 
 
 def _current(args) -> int:
-    from .catalog import read_from
+    from . import history, report
     from .connection import connect
-    from .revisions import head
 
     target = _target(args)
     with connect(target) as conn:
-        cat = read_from(conn, target.schema)
-    if not cat.schema_exists:
-        raise VerifyTriggersError(
-            f"schema {target.schema!r} does not exist in this database "
-            "(pass --schema or set VERIFY_TRIGGERS_SCHEMA to the application's schema)")
-    if cat.applied is None:
-        _out(f"none: nothing applied in schema {target.schema} (run verify-triggers upgrade)")
-    else:
-        _out(f"{cat.applied}{' (head)' if cat.applied == head().revision else ''}")
+        current = history.current(conn, target.schema)
+    _out(report.current_lines(current))
     return 0
 
 
 def _history(args) -> int:
-    from .migrate import commands
+    from . import history, report
 
-    commands.history(commands.make_config(_target(args, need_url=False)))
+    _out(report.history_lines(history.history()))  # needs no database: no target resolved
     return 0
 
 

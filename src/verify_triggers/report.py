@@ -6,10 +6,9 @@ import json
 
 from typing import TYPE_CHECKING
 
-from .status import INSTALLED, STANDS_IN
-
 if TYPE_CHECKING:
     from .check import CheckReport
+    from .history import Current, History
     from .status import Status
     from .sync import SyncResult
 
@@ -37,6 +36,8 @@ def to_json(data: dict) -> str:
 
 
 def status_lines(st: Status, where: str | None = None, verbose: bool = True) -> list[str]:
+    from .status import INSTALLED, STANDS_IN  # here: `history` renders without the catalog
+
     lines = []
     if where:
         lines.append(f"verify-triggers status: schema {st.schema} on {where}")
@@ -126,6 +127,18 @@ def sync_lines(result: SyncResult, where: str) -> list[str]:
              if result.adopt else "")
     return [f"verify-triggers sync: schema {result.schema} on {where} ({scope})", *adopt,
             f"{result.changed} row(s) changed{parts}"]
+
+
+def history_lines(history: History) -> list[str]:
+    """As ``alembic history`` prints it: ``0004 -> 0005 (head), description``."""
+    return [f"{entry.previous or '<base>'} -> {entry.revision}{' (head)' if entry.head else ''}, "
+            f"{entry.description}" for entry in history.entries]
+
+
+def current_lines(current: Current) -> list[str]:
+    if current.applied is None:
+        return [f"none: nothing applied in schema {current.schema} (run verify-triggers upgrade)"]
+    return [f"{current.applied}{' (head)' if current.at_head else ''}"]
 
 
 def _adopt_line(result: SyncResult) -> list[str]:
