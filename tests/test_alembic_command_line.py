@@ -37,10 +37,16 @@ def test_a_missing_database_url_is_a_one_line_error():
     assert_one_line_failure(alembic("upgrade", "head"), "DATABASE_URL")
 
 
+def test_a_missing_database_url_names_alembics_own_way_to_give_one():
+    line = assert_one_line_failure(alembic("upgrade", "head"),
+                                   "pass -x database_url=URL or set DATABASE_URL")
+    assert "--database-url" not in line  # the verify-triggers option, which alembic lacks
+
+
 MALFORMED = {
     "not_a_url": ("not a url", "url"),
     "other_database": ("mysql://app@db.internal/magflow", "url"),
-    "no_database_name": ("postgresql+asyncpg://app@127.0.0.1:5432/", "database"),
+    "not_a_libpq_option": ("postgresql://app:s3cret@127.0.0.1/magflow?frobnicate=1", "libpq"),
     "port_not_a_number": ("postgresql://app:s3cret@127.0.0.1:notaport/magflow", "url"),
     "unbalanced_ipv6_host": ("postgresql://app:s3cret@[::1/magflow", "url"),
     "nothing_listening": ("postgresql://app:s3cret@127.0.0.1:1/magflow", "connect"),

@@ -145,6 +145,14 @@ def test_limit_bounds_the_listing_not_the_counts(seeded, capsys):
     assert data["drift"] == [] and data["summary"]["drift"] == 4
 
 
+def test_the_largest_limit_lists_every_row(seeded, capsys):
+    """The listing's LIMIT is a bigint: its largest value is accepted (one more is a usage
+    error, in test_errors_are_one_line.py)."""
+    data = run(capsys, "--database-url", seeded.url(), "check", "--limit", str(2**63 - 1),
+               "--format", "json").json()
+    assert len(data["drift"]) == 4 and data["summary"]["drift"] == 4
+
+
 def test_diagnostics_say_why_a_confirmed_match_verifies_nothing(installed, capsys):
     with installed.connect() as conn:
         # a sheet row typed "Kemeising " for the supplier KEMEISING

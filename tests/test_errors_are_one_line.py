@@ -99,7 +99,7 @@ def test_wrong_password_is_refused(password_server):
     ("garbage", "malformed database URL"),
     ("postgresql://u@h:notaport/db", "malformed database URL"),
     ("mysql://u@h/db", "unsupported database URL scheme 'mysql'"),
-    ("postgresql://u@h/", "database URL names no database"),
+    ("postgresql://u@h/db?frobnicate=1", "database URL option 'frobnicate' is not a libpq connection parameter"),
 ])
 def test_malformed_url(url, fragment):
     for verb in (["check"], ["upgrade"], ["status"]):
@@ -190,7 +190,12 @@ def test_usage_errors(args):
     (["check", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
     (["check", "--limit", "-1"], "argument --limit: must be 0 or more"),
     (["check", "--limit", "ten"], "argument --limit: not a number: 'ten'"),
+    (["check", "--limit", "99999999999999999999"], "argument --limit: must be at most 9223372036854775807"),
+    (["sync", "--dry-run", "--limit", "9223372036854775808"],
+     "argument --limit: must be at most 9223372036854775807"),
     (["downgrade"], "the following arguments are required: revision"),
+    ([], "the following arguments are required: COMMAND"),
+    (["--schema", "shop"], "the following arguments are required: COMMAND"),
 ])
 def test_a_usage_error_is_one_line_with_the_usage_in_it(args, fragment):
     result = subprocess_run(*args, env=clean_env(DATABASE_URL="postgresql://u@127.0.0.1:1/x"))

@@ -126,3 +126,38 @@ def test_python_api_reports_what_it_adopted(stamped):
         assert (result.adopted, result.adopted_unverified) == (2, 1)
         assert result.to_dict()["adopted"] == 2
         assert sheet(conn, "BMX136", "PAREK")[:2] == (True, SYNC)
+
+
+def test_the_rows_taken_over_count_as_changed_with_the_drift_repaired(stamped, capsys):
+    """Each row taken over changes (re-stamped, or un-verified); with one drifted row beside
+    them, the dry run and the run both count all three."""
+    with stamped.connect() as conn:
+        conn.execute("ALTER TABLE app.product_supplier_sheets DISABLE TRIGGER verify_triggers_sheet_update")
+        conn.execute("UPDATE app.product_supplier_sheets SET is_verified = false, verified_by = NULL,"
+                     " verified_at = NULL WHERE sku = 'BMX136' AND supplier_name = 'XINRUI'")
+        conn.execute("ALTER TABLE app.product_supplier_sheets ENABLE TRIGGER verify_triggers_sheet_update")
+        before = sheet_rows(conn)
+    url = stamped.url()
+    dry = run(capsys, "--database-url", url, "sync", "--adopt", "42", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "3 row(s) would change (nothing written; 2 taken over, 1 drifted):" in dry.out
+    data = run(capsys, "--database-url", url, "sync", "--adopt", "42", "--dry-run", "--format", "json").json()
+    assert (data["changed"], data["adopted"], len(data["would_change"])) == (3, 2, 1)
+    with stamped.connect() as conn:
+        assert sheet_rows(conn) == before
+    done = run(capsys, "--database-url", url, "sync", "--adopt", "42")
+    assert done.code == 0, done.err
+    assert "3 row(s) changed (2 taken over, 1 drifted)" in done.out
+    with stamped.connect() as conn:
+        after = sheet_rows(conn)
+        assert sum(old != new for old, new in zip(before, after)) == 3  # the rows that differ
+        assert sheet(conn, "BMX136", "XINRUI")[:2] == (True, SYNC)
+
+
+def test_taking_over_alone_is_not_reported_as_nothing_to_change(stamped, capsys):
+    url = stamped.url()
+    dry = run(capsys, "--database-url", url, "sync", "--adopt", "42", "--dry-run")
+    assert "2 row(s) would change (nothing written; 2 taken over, 0 drifted)" in dry.out
+    assert "nothing to change" not in dry.out
+    done = run(capsys, "--database-url", url, "sync", "--adopt", "42", "--format", "json").json()
+    assert (done["changed"], done["adopted"]) == (2, 2)

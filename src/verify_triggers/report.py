@@ -6,10 +6,9 @@ import json
 
 from typing import TYPE_CHECKING
 
-from .status import INSTALLED
-
 if TYPE_CHECKING:
     from .check import CheckReport
+    from .history import Current, History
     from .status import Status
     from .sync import SyncResult
 
@@ -37,6 +36,8 @@ def to_json(data: dict) -> str:
 
 
 def status_lines(st: Status, where: str | None = None, verbose: bool = True) -> list[str]:
+    from .status import INSTALLED  # here: `history` renders without the catalog
+
     lines = []
     if where:
         lines.append(f"verify-triggers status: schema {st.schema} on {where}")
@@ -105,10 +106,14 @@ def sync_lines(result: SyncResult, where: str) -> list[str]:
         lines = [f"verify-triggers sync --dry-run: schema {result.schema} on {where} ({scope})"]
         lines += adopt
         drift = preview.summary.drift
-        if not drift:
+        if not result.changed:
             lines.append("nothing to change: 0 rows would change")
             return lines
-        lines.append(f"{drift} row(s) would change (nothing written):")
+        parts = f"; {result.adopted} taken over, {drift} drifted" if result.adopt else ""
+        lines.append(f"{result.changed} row(s) would change (nothing written{parts})"
+                     + (":" if drift else ""))
+        if not drift:
+            return lines
         lines += table(
             ["SKU", "SUPPLIER", "IS_VERIFIED", "WOULD BECOME", "STATE"],
             [[r.sku, r.supplier_name, _bool(r.is_verified), _bool(r.expected), r.state]
@@ -117,8 +122,22 @@ def sync_lines(result: SyncResult, where: str) -> list[str]:
         if len(preview.drift) < drift:
             lines.append(f"  ... {len(preview.drift)} of {drift} shown (--limit N to see more)")
         return lines
+    parts = (f" ({result.adopted} taken over, {result.changed - result.adopted} drifted)"
+             if result.adopt else "")
     return [f"verify-triggers sync: schema {result.schema} on {where} ({scope})", *adopt,
-            f"{result.changed} row(s) changed"]
+            f"{result.changed} row(s) changed{parts}"]
+
+
+def history_lines(history: History) -> list[str]:
+    """As ``alembic history`` prints it: ``0004 -> 0005 (head), description``."""
+    return [f"{entry.previous or '<base>'} -> {entry.revision}{' (head)' if entry.head else ''}, "
+            f"{entry.description}" for entry in history.entries]
+
+
+def current_lines(current: Current) -> list[str]:
+    if current.applied is None:
+        return [f"none: nothing applied in schema {current.schema} (run verify-triggers upgrade)"]
+    return [f"{current.applied}{' (head)' if current.at_head else ''}"]
 
 
 def _adopt_line(result: SyncResult) -> list[str]:

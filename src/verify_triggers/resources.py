@@ -13,8 +13,6 @@ import json
 from functools import cache
 from pathlib import Path
 
-from psycopg import sql
-
 from .constants import cut_values
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -48,11 +46,15 @@ def _text(path: Path) -> str:
 
 
 def _schema(schema: str) -> dict:
+    from psycopg import sql  # here, not at import: `history` reads the revisions, no driver
+
     return {"schema": sql.Identifier(schema), "schema_name": sql.Literal(schema)}
 
 
 def render(path: Path | str, schema: str) -> str:
     """A script (``sql/<name>``, or a path) with the target schema filled in, as text."""
+    from psycopg import sql
+
     path = path if isinstance(path, Path) else sql_path(path)
     return sql.SQL(_text(path)).format(**_schema(schema)).as_string(None)
 
@@ -60,6 +62,8 @@ def render(path: Path | str, schema: str) -> str:
 def query(name: str, schema: str, *placeholders: str, **literals) -> sql.Composed:
     """``sql/queries/<name>`` for ``schema``: the ``{placeholders}`` named become bind
     parameters, those given as ``literals`` literal values, the constants literals too."""
+    from psycopg import sql
+
     constants = {key: sql.Literal(value) for key, value in cut_values().items()}
     return sql.SQL(_text(sql_path(f"queries/{name}"))).format(
         **constants, **_schema(schema), **{p: sql.Placeholder(p) for p in placeholders},

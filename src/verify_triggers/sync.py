@@ -36,7 +36,7 @@ class SyncResult:
     schema: str
     skus: list[str] | None
     dry_run: bool
-    changed: int = 0  # rows changed (or, in a dry run, rows that would change)
+    changed: int = 0  # rows changed, taken over ones included (in a dry run: would change)
     batches: int = 0
     adopt: list[str] = field(default_factory=list)  # stamps taken over
     adopted: int = 0  # rows that carried one of them (would, in a dry run)
@@ -97,15 +97,20 @@ def sync(
     if dry_run:
         result.preview = compare(conn, schema, triggers, sku_list, limit)
         result.unknown_skus = result.preview.unknown_skus
-        result.changed = result.preview.summary.drift
+        # the rows taken over change too (re-stamped or un-verified); no drifted row is one
+        # of them: they are verified under a stamp other than the sync's
+        result.changed = result.preview.summary.drift + result.adopted
         return result
     if stamps:
         adopting = [row[0] for row in conn.execute(
             query("adoptable_skus.sql", schema, "skus", "stamps"), {"skus": sku_list, "stamps": stamps})]
         statement = query("adopt.sql", schema, "skus", "stamps")
+        taken_over = 0
         for start in range(0, len(adopting), batch_size):
-            _batch(conn, statement, {"skus": adopting[start:start + batch_size], "stamps": stamps})
+            taken_over += _batch(conn, statement,
+                                 {"skus": adopting[start:start + batch_size], "stamps": stamps})
             result.batches += 1
+        result.adopted = result.changed = taken_over
 
     drifted = [row[0] for row in conn.execute(query("drifted_skus.sql", schema, "skus"),
                                               {"skus": sku_list})]

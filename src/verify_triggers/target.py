@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from .constants import DEFAULT_SCHEMA
 from .errors import VerifyTriggersError
@@ -35,14 +35,22 @@ class DatabaseURL:
 
     conninfo: str
     user: str | None
-    host: str
-    port: str
+    servers: tuple[tuple[str, str], ...]  # (host, port) in libpq's order of trying them
     dbname: str
 
     @property
+    def host(self) -> str:
+        return self.servers[0][0]
+
+    @property
+    def port(self) -> str:
+        return self.servers[0][1]
+
+    @property
     def display(self) -> str:
-        """``user@host:port/dbname``."""
-        return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}/{self.dbname}"
+        """``user@host:port/dbname``; ``host:port,host:port`` for a list of hosts."""
+        servers = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.servers)
+        return f"{self.user + '@' if self.user else ''}{servers}/{self.dbname}"
 
 
 @dataclass(frozen=True)
@@ -63,12 +71,18 @@ class Target:
         return f"schema {self.schema} on {self.display}"
 
 
-def parse_url(url: str) -> DatabaseURL:
+def parse_url(url: str, environ=os.environ) -> DatabaseURL:
     """The URL as libpq takes it, or a one-line :class:`VerifyTriggersError` saying what is
-    wrong (never echoing a password)."""
+    wrong (never echoing a password).
+
+    libpq's own URL rules are the reference: the authority may be empty (``postgresql:///db``,
+    the host then comes from ``?host=``, ``PGHOST`` or the default socket) or list several
+    hosts (``h1:5432,h2:5433``), and a URL without a database name connects to the database
+    named after the user. Query parameters libpq does not know are refused in a libpq URL; in
+    a SQLAlchemy driver URL (``postgresql+asyncpg://``, ...) they belong to the driver or the
+    dialect (``prepared_statement_cache_size=0``) and are left out of the connection."""
     try:
-        parts = urlsplit(url)
-        port = parts.port  # ValueError for a port that is not a number
+        parts = urlsplit(url)  # ValueError for an unbalanced IPv6 bracket
     except ValueError:
         raise VerifyTriggersError(f"malformed database URL: {redact(url)!r}") from None
     if not parts.scheme or "://" not in url:
@@ -85,25 +99,72 @@ def parse_url(url: str) -> DatabaseURL:
         raise VerifyTriggersError(
             f"unsupported database URL scheme {parts.scheme!r}: use postgresql://, "
             "postgresql+psycopg:// or postgresql+asyncpg://")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    dbname = unquote(parts.path.lstrip("/")) or dict(query).get("dbname", "")
-    if not dbname:
-        raise VerifyTriggersError(f"database URL names no database: {redact(url)!r}")
-    query = [(_ASYNCPG_PARAMETERS.get(k, k), v) for k, v in query]
-    conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    hosts = []
+    for item in hostlist.split(","):
+        spec = _HOST_SPEC.fullmatch(item)
+        if spec is None:  # a port that is not a number, a stray bracket
+            raise VerifyTriggersError(f"malformed database URL: {redact(url)!r}")
+        hosts.append((unquote(spec["host"].strip("[]")), spec["port"] or ""))
+    query = [(_ASYNCPG_PARAMETERS.get(k, k), v)
+             for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    if query:
+        query = _libpq_parameters(url, query, driver="+" in parts.scheme)
     options = dict(query)
-    host = unquote(parts.hostname or "") or options.get("host") or "localhost"
+    conninfo = "postgresql://" + parts.netloc + parts.path + (f"?{urlencode(query)}" if query else "")
+
+    user = unquote(userinfo.split(":", 1)[0]) if userinfo else None
+    user = user or options.get("user") or environ.get("PGUSER") or None
+    # libpq: the query's host and port lists win over the authority's, then PGHOST and PGPORT
+    if options.get("host"):
+        hosts = [(host, "") for host in options["host"].split(",")]
+    elif not any(host for host, _ in hosts) and environ.get("PGHOST"):
+        hosts = [(host, "") for host in environ["PGHOST"].split(",")]
+    ports = (options.get("port") or "").split(",")
+    if ports != [""]:
+        hosts = [(host, ports[min(i, len(ports) - 1)]) for i, (host, _) in enumerate(hosts)]
+    default_port = environ.get("PGPORT") or "5432"
+    dbname = (unquote(parts.path.lstrip("/")) or options.get("dbname") or environ.get("PGDATABASE")
+              or user or _system_user())
     return DatabaseURL(
         conninfo=conninfo,
-        user=unquote(parts.username) if parts.username else options.get("user"),
-        host=host.split(",")[0],
-        port=str(port or options.get("port") or 5432),
+        user=user,
+        servers=tuple((host or "localhost", port or default_port) for host, port in hosts),
         dbname=dbname,
     )
 
 
+# one host of an authority's list: a name, an address or a [bracketed IPv6 address], and a port
+_HOST_SPEC = re.compile(r"(?P<host>\[[^\[\]]*\]|[^\[\]:]*)(?::(?P<port>[0-9]*))?")
+
+
+def _system_user() -> str:
+    """The user libpq connects as when none is given: the operating system's."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in the environment or the password database
+        return "postgres"
+
+
+def _libpq_parameters(url: str, query: list[tuple[str, str]], driver: bool) -> list[tuple[str, str]]:
+    """The query parameters libpq knows. The others are refused in a libpq URL, and left out of
+    a driver URL, where they are SQLAlchemy's or the driver's own options."""
+    from psycopg import pq  # only for a URL with a query: the driver's libpq names its keywords
+
+    known = {option.keyword.decode() for option in pq.Conninfo.get_defaults()}
+    unknown = [key for key, _ in query if key not in known]
+    if unknown and not driver:
+        raise VerifyTriggersError(
+            f"database URL option {unknown[0]!r} is not a libpq connection parameter: "
+            f"{redact(url)!r}")
+    return [(key, value) for key, value in query if key in known]
+
+
 def redact(url: str) -> str:
-    """The URL with any password masked."""
+    """The URL with any password masked (in the authority and in a ``password=`` option)."""
+    url = re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
     if "@" not in url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)
@@ -112,14 +173,20 @@ def redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
+def no_url(option: str) -> VerifyTriggersError:
+    """The error for a verb that connects with no URL given, naming the entry point's own way
+    to give one: the CLI's ``--database-url URL``, Alembic's ``-x database_url=URL``."""
+    return VerifyTriggersError(
+        f"no database URL: pass {option} or set DATABASE_URL (postgresql://user@host/db)")
+
+
 def resolve(database_url: str | None = None, schema: str | None = None, *,
             lock_timeout: str | None = None, lock_retries: str | int | None = None,
             need_url: bool = True, environ=os.environ) -> Target:
     """A :class:`Target` from explicit values, else the environment, else the defaults."""
     url = database_url or environ.get("DATABASE_URL")
     if not url and need_url:
-        raise VerifyTriggersError(
-            "no database URL: pass --database-url or set DATABASE_URL (postgresql://user@host/db)")
+        raise no_url("--database-url")
     schema = schema if schema is not None else (environ.get("VERIFY_TRIGGERS_SCHEMA") or DEFAULT_SCHEMA)
     if not schema:
         raise VerifyTriggersError("--schema must not be empty")
@@ -133,7 +200,7 @@ def resolve(database_url: str | None = None, schema: str | None = None, *,
         raise VerifyTriggersError(f"lock retries must be a whole number of 1 or more, not {retries!r}")
     retries = count
     return Target(
-        url=parse_url(url) if url else None,
+        url=parse_url(url, environ) if url else None,
         schema=schema,
         lock_timeout=lock_timeout or environ.get("VERIFY_TRIGGERS_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT,
         lock_retries=retries,

@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
+from .. import history as history_verbs
 from .. import resources
 from ..errors import UnhealthyInstall, VerifyTriggersError
 from ..target import Target
@@ -73,12 +74,34 @@ def offline_script(config: Config, revision: str = "head", downgrade_from: str |
     return buffer.getvalue()
 
 
-def current(config: Config) -> None:
-    _run(command.current, config)
+def current(config: Config) -> history_verbs.Current:
+    """The revision applied to the configuration's target, as data (what ``alembic current``
+    prints): read on the connection handed in (an Engine or Connection), else on one opened
+    from the target's URL."""
+    target = config.attributes[TARGET]
+    handed = config.attributes.get("connection")
+    if handed is None:
+        from ..connection import connect
+
+        if target.url is None:
+            raise VerifyTriggersError("no database URL: the target has none, and no connection "
+                                      "was handed in")
+        with connect(target) as conn:
+            return history_verbs.current(conn, target.schema)
+    from sqlalchemy.engine import Connection
+
+    from .repair import read
+
+    if isinstance(handed, Connection):
+        return history_verbs.current_of(read(handed, target.schema))
+    with handed.connect() as connection:
+        return history_verbs.current_of(read(connection, target.schema))
 
 
-def history(config: Config) -> None:
-    _run(command.history, config)
+def history(config: Config | None = None) -> history_verbs.History:
+    """The revisions this release ships, newest first, as data (what ``alembic history``
+    prints); ``config`` is accepted for symmetry with the other verbs and not needed."""
+    return history_verbs.history()
 
 
 __all__ = ["UnhealthyInstall", "current", "downgrade", "history", "make_config",

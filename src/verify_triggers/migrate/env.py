@@ -84,8 +84,7 @@ def _engine(target: targets.Target):
     import psycopg
 
     if target.url is None:
-        raise VerifyTriggersError(
-            "no database URL: pass --database-url or set DATABASE_URL (postgresql://user@host/db)")
+        raise targets.no_url("-x database_url=URL")  # `alembic` from the command line
     return create_engine("postgresql+psycopg://", poolclass=NullPool,
                          creator=lambda: psycopg.connect(target.url.conninfo))
 
