@@ -355,3 +355,25 @@ def test_lock_retries_given_in_python_must_be_a_count_too():
         with pytest.raises(VerifyTriggersError, match="lock retries must be a whole number of 1 or more"):
             targets.resolve(None, "app", lock_retries=retries, need_url=False)
     assert targets.resolve(None, "app", lock_retries=3, need_url=False).lock_retries == 3
+
+
+@pytest.mark.parametrize("timeout", ["0", "0s", "-1s", "soon", "500us"])
+def test_a_lock_timeout_that_would_not_bound_the_wait_is_refused(seeded, timeout):
+    """0 is PostgreSQL's "no limit": every write would queue behind the deploy for as long as a
+    transaction holds a table. The deploy refuses it, and any value that is not a duration."""
+    env = clean_env(DATABASE_URL=seeded.url(), VERIFY_TRIGGERS_LOCK_TIMEOUT=timeout)
+    result = subprocess_run("upgrade", env=env)
+    assert_one_line_error(result, 2, f"lock timeout must be a duration of 1ms or more, such as 2s or 500ms"
+                                     f" (0 would mean no limit, and writes would queue behind the deploy),"
+                                     f" not {timeout!r}")
+    with seeded.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'verify%'").fetchone()[0] == 0
+    offline = subprocess_run("upgrade", "--sql", env=clean_env(VERIFY_TRIGGERS_LOCK_TIMEOUT=timeout))
+    assert offline.code == 2 and "lock_timeout = '" not in offline.out
+
+
+def test_lock_timeouts_postgresql_reads_as_a_bound_are_taken():
+    from verify_triggers import target as targets
+
+    for timeout in ("2s", "500ms", "1500", "1.5s", "1min"):
+        assert targets.resolve(None, "app", lock_timeout=timeout, need_url=False).lock_timeout == timeout
