@@ -49,7 +49,7 @@ def test_dry_run_shows_what_would_change_and_writes_nothing(drifted, capsys):
 def test_sync_repairs_drift_and_keeps_a_persons_verification(drifted, capsys):
     result = run(capsys, "--database-url", drifted.url(), "sync")
     assert result.code == 0, result.err
-    assert result.out.splitlines()[-1] == "3 row(s) changed"
+    assert "3 row(s) changed:" in result.out.splitlines()
     with drifted.connect() as conn:
         assert drift(conn) == []
         assert sheet(conn, "BMX136", "XINRUI")[:2] == (True, "verify-triggers")
@@ -96,3 +96,29 @@ def test_python_api_commits_in_batches(drifted):
         assert result.changed == 3 and result.batches == 2  # BMX136 and AUR516
         assert drift(conn) == []
     assert result.to_dict()["changed"] == 3
+
+
+def test_sync_lists_the_rows_it_changed_bounded_by_limit(drifted, capsys):
+    result = run(capsys, "--database-url", drifted.url(), "sync", "--limit", "2")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[1:4] == [
+        "3 row(s) changed:",
+        "  SKU     SUPPLIER   WAS VERIFIED  NOW VERIFIED  STATE",
+        "  AUR516  KEMEISING  true          false         STALE",
+    ]
+    assert lines[4].split() == ["BMX136", "KEMEISING", "false", "true", "NEEDS", "SYNC"]
+    assert lines[5:] == ["  ... 2 of 3 shown (--limit N to see more)"]
+    with drifted.connect() as conn:
+        assert drift(conn) == []
+
+
+def test_sync_json_lists_the_rows_it_changed(drifted, capsys):
+    data = run(capsys, "--database-url", drifted.url(), "sync", "--format", "json").json()
+    assert data["changed"] == 3
+    assert {(r["sku"], r["supplier_name"], r["is_verified"], r["expected"]) for r in data["repaired"]} == {
+        ("BMX136", "XINRUI", False, True), ("BMX136", "KEMEISING", False, True),
+        ("AUR516", "KEMEISING", True, False)}
+    assert data["summary_before"]["drift"] == 3
+    again = run(capsys, "--database-url", drifted.url(), "sync", "--format", "json").json()
+    assert again["repaired"] == [] and again["summary_before"]["drift"] == 0

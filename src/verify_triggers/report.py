@@ -122,10 +122,24 @@ def sync_lines(result: SyncResult, where: str) -> list[str]:
         if len(preview.drift) < drift:
             lines.append(f"  ... {len(preview.drift)} of {drift} shown (--limit N to see more)")
         return lines
-    parts = (f" ({result.adopted} taken over, {result.changed - result.adopted} drifted)"
-             if result.adopt else "")
-    return [f"verify-triggers sync: schema {result.schema} on {where} ({scope})", *adopt,
-            f"{result.changed} row(s) changed{parts}"]
+    repaired = result.changed - result.adopted
+    parts = f" ({result.adopted} taken over, {repaired} drifted)" if result.adopt else ""
+    listed = result.preview.drift if result.preview is not None else []
+    lines = [f"verify-triggers sync: schema {result.schema} on {where} ({scope})", *adopt,
+             f"{result.changed} row(s) changed{parts}" + (":" if listed else "")]
+    if not listed:
+        return lines
+    lines += table(
+        ["SKU", "SUPPLIER", "WAS VERIFIED", "NOW VERIFIED", "STATE"],
+        [[r.sku, r.supplier_name, _bool(r.is_verified), _bool(r.expected), r.state] for r in listed],
+    )
+    found = result.preview.summary.drift
+    if len(listed) < found:
+        lines.append(f"  ... {len(listed)} of {found} shown (--limit N to see more)")
+    if found != repaired:
+        lines.append(f"  ({found} found drifted before the repair: writes made meanwhile "
+                     "account for the difference)")
+    return lines
 
 
 def history_lines(history: History) -> list[str]:

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import errors
 
 from .catalog import read_from
-from .check import DEFAULT_LIMIT, CheckReport, compare, unknown_skus
+from .check import DEFAULT_LIMIT, CheckReport, compare
 from .constants import DEFAULT_SCHEMA
 from .errors import UnhealthyInstall, VerifyTriggersError
 from .resources import query
@@ -41,7 +41,9 @@ class SyncResult:
     adopt: list[str] = field(default_factory=list)  # stamps taken over
     adopted: int = 0  # rows that carried one of them (would, in a dry run)
     adopted_unverified: int = 0  # of those, rows un-verified as their pair is not confirmed
-    preview: CheckReport | None = None  # a dry run's listing of the rows that would change
+    # the drifted rows, listed up to the limit: in a dry run those that would change; in a
+    # run those found just before the repair, which it changed (None: not looked at)
+    preview: CheckReport | None = None
     unknown_skus: list[str] = field(default_factory=list)  # asked for, on no row or product
 
     def to_dict(self) -> dict:
@@ -57,8 +59,10 @@ class SyncResult:
             out.update(adopt=self.adopt, adopted=self.adopted,
                        adopted_unverified=self.adopted_unverified)
         if self.preview is not None:
-            out["would_change"] = [row.to_dict() for row in self.preview.drift]
-            out["summary"] = self.preview.summary.to_dict()
+            rows = [row.to_dict() for row in self.preview.drift]
+            out["would_change" if self.dry_run else "repaired"] = rows
+            # a run's counts are those it found, before its repair
+            out["summary" if self.dry_run else "summary_before"] = self.preview.summary.to_dict()
         return out
 
 
@@ -88,8 +92,6 @@ def sync(
     if (stamps or not dry_run) and not installed:
         raise VerifyTriggersError(
             f"the triggers are not installed in schema {schema!r}: run verify-triggers upgrade")
-    if sku_list and not dry_run:  # a dry run's preview (compare) finds them
-        result.unknown_skus = unknown_skus(conn, schema, sku_list)
     if stamps:
         counts = conn.execute(query("adoptable.sql", schema, "skus", "stamps"),
                               {"skus": sku_list, "stamps": stamps}).fetchone()
@@ -112,6 +114,11 @@ def sync(
             result.batches += 1
         result.adopted = result.changed = taken_over
 
+    # the rows about to be repaired, listed (after the adoption, whose rows are not drift)
+    result.preview = compare(conn, schema, triggers, sku_list, limit)
+    result.unknown_skus = result.preview.unknown_skus
+    if not result.preview.summary.drift:
+        return result
     drifted = [row[0] for row in conn.execute(query("drifted_skus.sql", schema, "skus"),
                                               {"skus": sku_list})]
     statement = query("sync.sql", schema, "skus")
