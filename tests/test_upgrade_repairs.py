@@ -141,6 +141,27 @@ def test_upgrade_takes_over_an_install_whose_version_table_is_gone(installed, ca
         assert_rule(conn)
 
 
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
+def test_upgrade_takes_over_an_earlier_revisions_install_whose_version_table_is_gone(
+        seeded, capsys, reference, revision):
+    """0002's and 0003's marking triggers call functions head retires: they go before them."""
+    expected = reference()
+    seeded.upgrade(revision)
+    with seeded.connect() as conn:
+        conn.execute("DROP TABLE app.verify_triggers_version")
+        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
+    result, status = upgrade(capsys, seeded)
+    assert result.code == 0, result.out + result.err
+    assert "without a version record: reinstalling head over it" in result.out
+    assert status.code == 0, status.out
+    with seeded.connect() as conn:
+        assert sync_objects(conn) == expected
+        assert applied_versions(conn) == [HEAD]
+        set_confirmed(conn, match_id(conn, "BMX136", "PAREK"), False)
+        assert sheet(conn, "BMX136", "PAREK") == (False, None, None)
+        assert_rule(conn)
+
+
 def test_a_disabled_trigger_is_reported_not_undone(installed, capsys):
     with installed.connect() as conn:
         conn.execute("ALTER TABLE app.supplier_products DISABLE TRIGGER verify_triggers_sp_update")

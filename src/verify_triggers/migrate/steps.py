@@ -15,6 +15,7 @@ byte for byte and nothing here splits SQL: a file holds one statement, or one sc
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -339,11 +340,30 @@ def install_head(runner: Runner, *, reconcile: bool = True) -> None:
     """
     head = revisions.head()
     build_indexes(runner, head)
-    runner.ddl(*(resources.revision_path(head.revision, name)
-                 for name in ("objects.sql", "retire.sql", "record.sql")))
+    path = functools.partial(resources.revision_path, head.revision)
+    runner.ddl_text("\n".join([
+        runner.render(path("objects.sql")).strip(),
+        # retire.sql drops the functions before the triggers, and an earlier revision's trigger
+        # that head does not define still calls its function (0002's and 0003's marking
+        # triggers): they go first
+        retired_triggers(runner.schema, head),
+        runner.render(path("retire.sql")).strip(),
+        runner.render(path("record.sql")).strip(),
+    ]), "objects.sql, retire.sql, record.sql")
     drop_indexes(runner, head, tuple(_every_own_index()))
     if reconcile:
         run_reconcile(runner, head)
+
+
+def retired_triggers(schema: str, rev: Revision) -> str:
+    """Drops of the triggers earlier revisions installed and ``rev`` does not define."""
+    defined = {(o["name"], o["table"]) for o in rev.objects if o["kind"] == "trigger"}
+    retired = sorted({(o["name"], o["table"]) for earlier in revisions.chain()
+                      if earlier.revision < rev.revision
+                      for o in earlier.objects if o["kind"] == "trigger"} - defined)
+    return "\n".join(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{};").format(
+        sql.Identifier(name), sql.Identifier(schema), sql.Identifier(table)).as_string(None)
+        for name, table in retired)
 
 
 def run_reconcile(runner: Runner, rev: Revision | None = None, path: Path | None = None) -> None:
