@@ -457,6 +457,29 @@ def test_host_upgrade_takes_over_an_older_install_whose_version_table_is_gone(ho
     assert_confirm_verifies(host_db)
 
 
+@pytest.mark.parametrize("revision", ["0003", "0004"])
+def test_host_upgrade_repairs_what_was_dropped_below_an_older_install(host_db, revision):
+    """h2's upgrade_sync() where the sync was installed at an earlier revision whose lock table
+    and sync function were dropped since: the revisions after it would not bring them back."""
+    host_db.host_upgrade("h1")
+    with host_db.connect() as conn:
+        seed(conn)
+        people = people_verifications(conn)
+    assert host_db.verify_triggers("upgrade", revision).code == 0
+    with host_db.connect() as conn:
+        conn.execute("DROP TABLE app.verify_triggers_lock")
+        conn.execute("DROP FUNCTION app.verify_triggers_sync(text[])")
+
+    host_db.host_upgrade("head")
+
+    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
+    status = host_db.verify_triggers("status")
+    assert status.code == 0, status.out + status.err
+    with host_db.connect() as conn:
+        assert_rule(conn, people)
+    assert_confirm_verifies(host_db)
+
+
 # --- `downgrade base` leaves nothing ----------------------------------------------------------
 
 @pytest.mark.parametrize("damage", ["intact", "version table dropped"])

@@ -98,18 +98,23 @@ def upgrade_sync(schema: str | None = None, *, lock_timeout: str | None = None,
         return
     repair.require_schema(runner.context.connection, runner.schema)
     cat = repair.read(runner.context.connection, runner.schema)
+    damaged = repair.damage(runner.context.connection, runner.schema)
     if cat.applied is None:
         if cat.has_sync_objects:
             repair.adopt_objects(runner)
         else:
             steps.install_head(runner)
         _write_version(runner, revisions.head().revision)
+    elif damaged:
+        # the revisions after the applied one would record its missing or changed objects so
+        repair.repair(runner, damaged)
+        _write_version(runner, revisions.head().revision)
     else:
         with steps.target_for(runner.target):
             for rev in _chain_after(cat.applied):
                 _revision_module(rev.revision).upgrade()
                 _write_version(runner, rev.revision)
-    repair.ensure_healthy(runner)
+    repair.ensure_healthy(runner, repaired=bool(damaged))
 
 
 def downgrade_sync(schema: str | None = None, *, lock_timeout: str | None = None,
