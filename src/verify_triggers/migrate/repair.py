@@ -171,6 +171,30 @@ def sweep(runner: Runner) -> None:
         runner._run(statement.as_string(None))
 
 
+def sweep_by_name(runner: Runner) -> None:
+    """Offline ``downgrade_sync()``: no catalog tells which revision the script will find, so
+    every object any revision of this release installs is dropped by name if it exists (the
+    revisions' own downgrades assume head's objects), then the version table. Triggers go
+    first, under the DDL steps' lock_timeout, and the sync's indexes concurrently."""
+    chain = revisions.chain()
+    triggers = sorted({(o["name"], o["table"]) for rev in chain for o in rev.objects
+                       if o["kind"] == "trigger"})
+    functions = sorted({o["name"] for rev in chain for o in rev.objects if o["kind"] == "function"})
+    tables = sorted({o["name"] for rev in chain for o in rev.objects if o["kind"] == "table"})
+    indexes = sorted({name for rev in chain for name in rev.own_indexes + rev.retired_indexes})
+    schema = sql.Identifier(runner.schema)
+    statements = [sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{};").format(
+        sql.Identifier(name), schema, sql.Identifier(table)) for name, table in triggers]
+    # by name alone: the sync's function names are not overloaded
+    statements += [sql.SQL("DROP FUNCTION IF EXISTS {}.{} CASCADE;").format(
+        schema, sql.Identifier(name)) for name in functions]
+    statements += [sql.SQL("DROP TABLE IF EXISTS {}.{};").format(schema, sql.Identifier(name))
+                   for name in tables]
+    runner.ddl_text("\n".join(s.as_string(None) for s in statements), "the sync's objects")
+    drop_index(runner, *indexes)
+    sweep(runner)
+
+
 _SWEEP_ORDER = {"trigger": 0, "function": 1, "index": 2, "table": 3, "lookup": 4}
 
 

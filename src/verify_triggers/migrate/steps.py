@@ -260,17 +260,20 @@ def index_file(name: str, before: str | None = None) -> Path:
     raise FileNotFoundError(name)
 
 
-def drop_index(runner: Runner, name: str) -> None:
+def drop_index(runner: Runner, *names: str) -> None:
+    """The sync's indexes ``names``, each concurrently if it exists, in one autocommit block."""
     # squawk: a concurrent drop blocks neither reads nor writes; no timeout can help it.
-    statement = sql.SQL(
+    statements = [sql.SQL(
         "-- squawk-ignore require-statement-timeout, require-lock-timeout\n"
         "DROP INDEX CONCURRENTLY IF EXISTS {}.{};").format(
-        sql.Identifier(runner.schema), sql.Identifier(name))
+        sql.Identifier(runner.schema), sql.Identifier(name)).as_string(None) for name in names]
     if runner.in_outer_transaction and not runner.offline:
-        runner._run(_without_concurrently(statement.as_string(None)))
+        for statement in statements:
+            runner._run(_without_concurrently(statement))
         return
     with runner.context.autocommit_block():
-        runner._run(statement.as_string(None))
+        for statement in statements:
+            runner._run(statement)
 
 
 def build_indexes(runner: Runner, rev: Revision) -> None:
