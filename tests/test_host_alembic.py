@@ -435,6 +435,51 @@ def test_upgrade_repairs_a_dropped_version_table(host_db):
     assert_confirm_verifies(host_db)
 
 
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
+def test_host_upgrade_takes_over_an_older_install_whose_version_table_is_gone(host_db, revision):
+    """h2's upgrade_sync() where the sync was installed at an earlier revision and a host
+    migration dropped its version table."""
+    host_db.host_upgrade("h1")
+    with host_db.connect() as conn:
+        seed(conn)
+        people = people_verifications(conn)
+    assert host_db.verify_triggers("upgrade", revision).code == 0
+    with host_db.connect() as conn:
+        conn.execute("DROP TABLE app.verify_triggers_version")
+
+    host_db.host_upgrade("head")
+
+    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
+    status = host_db.verify_triggers("status")
+    assert status.code == 0, status.out + status.err
+    with host_db.connect() as conn:
+        assert_rule(conn, people)
+    assert_confirm_verifies(host_db)
+
+
+@pytest.mark.parametrize("revision", ["0003", "0004"])
+def test_host_upgrade_repairs_what_was_dropped_below_an_older_install(host_db, revision):
+    """h2's upgrade_sync() where the sync was installed at an earlier revision whose lock table
+    and sync function were dropped since: the revisions after it would not bring them back."""
+    host_db.host_upgrade("h1")
+    with host_db.connect() as conn:
+        seed(conn)
+        people = people_verifications(conn)
+    assert host_db.verify_triggers("upgrade", revision).code == 0
+    with host_db.connect() as conn:
+        conn.execute("DROP TABLE app.verify_triggers_lock")
+        conn.execute("DROP FUNCTION app.verify_triggers_sync(text[])")
+
+    host_db.host_upgrade("head")
+
+    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
+    status = host_db.verify_triggers("status")
+    assert status.code == 0, status.out + status.err
+    with host_db.connect() as conn:
+        assert_rule(conn, people)
+    assert_confirm_verifies(host_db)
+
+
 # --- `downgrade base` leaves nothing ----------------------------------------------------------
 
 @pytest.mark.parametrize("damage", ["intact", "version table dropped"])
@@ -527,9 +572,10 @@ def _host_env() -> dict:
     return env
 
 
-def offline_host_upgrade() -> str:
-    """``alembic upgrade head --sql`` of the host's project, as a host prints it."""
-    offline = subprocess.run([str(ALEMBIC), "-c", str(host.INI), "upgrade", "head", "--sql"],
+def offline_host_upgrade(span: str = "head", command: str = "upgrade") -> str:
+    """``alembic upgrade head --sql`` of the host's project (or another span or command), as a
+    host prints it."""
+    offline = subprocess.run([str(ALEMBIC), "-c", str(host.INI), command, span, "--sql"],
                              capture_output=True, text=True, env=_host_env(), timeout=120)
     assert offline.returncode == 0, offline.stderr
     return offline.stdout
@@ -589,3 +635,47 @@ def test_offline_host_upgrade_script_installs_a_working_sync(host_db, tmp_path):
         assert drift(conn) == []
     assert_confirm_verifies(host_db)
     assert_long_sheet_name_accepted(host_db)
+
+
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
+def test_offline_host_upgrade_script_brings_an_older_install_to_head(host_db, tmp_path, revision):
+    """h2's script, printed without a database, applied where the sync is at an earlier
+    revision: it installs head over it (0002's and 0003's marking triggers go before the
+    functions they call)."""
+    host_db.host_upgrade("h1")
+    with host_db.connect() as conn:
+        seed(conn)
+        people = people_verifications(conn)
+    assert host_db.verify_triggers("upgrade", revision).code == 0
+    script = tmp_path / "host_upgrade.sql"
+    script.write_text(offline_host_upgrade("h1:h2"))
+    run_host_script(host_db, script)
+
+    assert host_db.host_revision() == "h2"
+    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
+    status = host_db.verify_triggers("status")
+    assert status.code == 0, status.out + status.err
+    with host_db.connect() as conn:
+        assert_rule(conn, people)
+    assert_confirm_verifies(host_db)
+
+
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005"])
+def test_offline_host_downgrade_script_removes_any_revisions_install(host_db, tmp_path, revision):
+    """h2's downgrade script, printed without a database, cannot know which revision it will
+    find: it removes every object of the sync whatever revision is installed, and keeps the
+    sheet rows."""
+    host_db.host_upgrade("h1")
+    with host_db.connect() as conn:
+        seed(conn)
+    assert host_db.verify_triggers("upgrade", revision).code == 0
+    host_db.host_stamp("h2")
+    assert len(host_db.leftovers()) > 30  # so the assertion below could fail
+    rows = host_db.sheets()
+    script = tmp_path / "host_downgrade.sql"
+    script.write_text(offline_host_upgrade("h2:h1", command="downgrade"))
+    run_host_script(host_db, script)
+
+    assert host_db.host_revision() == "h1"
+    assert host_db.leftovers() == []
+    assert host_db.sheets() == rows

@@ -428,6 +428,29 @@ def test_a_dropped_trigger_is_missing(installed, capsys):
     assert data["problems"] == ["1 missing: verify_triggers_supplier_renamed"]
 
 
+def test_an_object_the_revision_defines_is_missing_even_when_its_record_lacks_it(installed, capsys):
+    """The record holds what the catalog held at install: an upgrade that found an object
+    already gone recorded nothing of it. What the revision defines is expected all the same."""
+    with installed.connect() as conn:
+        conn.execute("DROP TABLE app.verify_triggers_lock")
+        conn.execute("DROP FUNCTION app.verify_triggers_sync(text[])")
+        conn.execute("DROP TRIGGER verify_triggers_sp_update ON app.supplier_products")
+        deleted = conn.execute(
+            "DELETE FROM app.verify_triggers_objects WHERE (kind, split_part(name, '(', 1)) IN"
+            " (('table', 'verify_triggers_lock'), ('function', 'verify_triggers_sync'),"
+            " ('trigger', 'verify_triggers_sp_update'))").rowcount
+        assert deleted == 3
+    code, data = status_json(capsys, installed)
+    assert code == 1
+    assert only_unhealthy(data) == {
+        ("table", "verify_triggers_lock"): "MISSING",
+        ("function", "verify_triggers_sync"): "MISSING",
+        ("trigger", "verify_triggers_sp_update"): "MISSING",
+    }
+    assert the(data, "trigger", "verify_triggers_sp_update")["table"] == "supplier_products"
+    assert data["healthy"] is False
+
+
 def test_a_trigger_on_the_wrong_table_is_missing_there_and_extra_elsewhere(installed, capsys):
     with installed.connect() as conn:
         conn.execute("DROP TRIGGER verify_triggers_sp_delete ON app.supplier_products")

@@ -7,9 +7,10 @@ naming it. `downgrade base` leaves nothing of the sync, whatever was left of it.
 """
 
 import pytest
+from psycopg import sql
 
 from clirun import applied_versions, reconciliation_reports, run, sync_objects
-from helpers import match_id, set_confirmed
+from helpers import FIXTURES, SCHEMA, TABLES, load_sql, match_id, set_confirmed
 from rule import SYNC, assert_rule, drift, sheet
 
 HEAD = "0005"
@@ -71,6 +72,68 @@ def test_upgrade_repairs_a_dropped_or_changed_object(installed, capsys, referenc
         set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
         assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
         assert_rule(conn)
+
+
+EARLIER = ["0001", "0002", "0003", "0004"]
+# Damage to an earlier revision's install that the revisions after it do not undo (0004 and
+# 0005 replace a few functions only).
+DAMAGE_BEFORE_UPGRADE = {
+    "lock_table_and_sync_function": "DROP TABLE app.verify_triggers_lock CASCADE;"
+                                    " DROP FUNCTION app.verify_triggers_sync(text[])",
+    "trigger": "DROP TRIGGER verify_triggers_sp_update ON app.supplier_products",
+    "function_options": "ALTER FUNCTION app.verify_triggers_sync(text[]) SECURITY INVOKER",
+}
+# A changed function is found by its fingerprint, which revisions record from 0003 on (0003
+# replaces every function of 0001's and 0002's anyway).
+DAMAGED_REVISIONS = [(revision, damage) for revision in EARLIER for damage in DAMAGE_BEFORE_UPGRADE
+                     if damage != "function_options" or revision >= "0003"]
+
+
+@pytest.mark.parametrize(("revision", "damage"), DAMAGED_REVISIONS)
+def test_upgrade_from_an_earlier_revision_repairs_what_was_damaged_before_it(
+        seeded, capsys, reference, revision, damage):
+    """Each revision records the catalog as it finds it: what was already gone or changed
+    when the upgrade began must be put back, not recorded so."""
+    expected = reference()
+    seeded.upgrade(revision)
+    with seeded.connect() as conn:
+        conn.execute(DAMAGE_BEFORE_UPGRADE[damage])
+    result, status = upgrade(capsys, seeded)
+    assert result.code == 0, result.out + result.err
+    assert REPAIRING in result.out
+    assert result.out.splitlines()[-1].endswith(f": at revision {HEAD} (head)")
+    assert status.code == 0, status.out
+    with seeded.connect() as conn:
+        assert sync_objects(conn) == expected
+        assert applied_versions(conn) == [HEAD]
+        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
+        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
+        assert_rule(conn)
+
+
+@pytest.mark.parametrize("revision", EARLIER)
+def test_upgrade_from_an_earlier_revision_reinstalls_the_triggers_of_recreated_tables(
+        seeded, capsys, reference, revision):
+    """The host's test suite drops and re-creates the four tables (and with them every trigger
+    and index the sync had on them), then writes rows no trigger saw."""
+    expected = reference()
+    seeded.upgrade(revision)
+    with seeded.connect() as conn:
+        conn.execute(sql.SQL("DROP TABLE {} CASCADE").format(
+            sql.SQL(", ").join(sql.Identifier(SCHEMA, table) for table in TABLES)))
+        load_sql(conn, FIXTURES / "schema.sql")
+        load_sql(conn, FIXTURES / "seed.sql")
+        assert drift(conn) != []
+    result, status = upgrade(capsys, seeded)
+    assert result.code == 0, result.out + result.err
+    assert REPAIRING in result.out
+    assert len(reconciliation_reports(result.out)) == 1, result.out
+    assert status.code == 0, status.out
+    with seeded.connect() as conn:
+        assert sync_objects(conn) == expected
+        assert_rule(conn)
+        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
+        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
 
 
 def test_rows_written_while_a_trigger_was_missing_are_reconciled(installed, capsys):
@@ -138,6 +201,27 @@ def test_upgrade_takes_over_an_install_whose_version_table_is_gone(installed, ca
     with installed.connect() as conn:
         assert sync_objects(conn) == expected
         assert applied_versions(conn) == [HEAD]
+        assert_rule(conn)
+
+
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
+def test_upgrade_takes_over_an_earlier_revisions_install_whose_version_table_is_gone(
+        seeded, capsys, reference, revision):
+    """0002's and 0003's marking triggers call functions head retires: they go before them."""
+    expected = reference()
+    seeded.upgrade(revision)
+    with seeded.connect() as conn:
+        conn.execute("DROP TABLE app.verify_triggers_version")
+        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
+    result, status = upgrade(capsys, seeded)
+    assert result.code == 0, result.out + result.err
+    assert "without a version record: reinstalling head over it" in result.out
+    assert status.code == 0, status.out
+    with seeded.connect() as conn:
+        assert sync_objects(conn) == expected
+        assert applied_versions(conn) == [HEAD]
+        set_confirmed(conn, match_id(conn, "BMX136", "PAREK"), False)
+        assert sheet(conn, "BMX136", "PAREK") == (False, None, None)
         assert_rule(conn)
 
 

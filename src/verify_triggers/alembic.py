@@ -98,31 +98,40 @@ def upgrade_sync(schema: str | None = None, *, lock_timeout: str | None = None,
         return
     repair.require_schema(runner.context.connection, runner.schema)
     cat = repair.read(runner.context.connection, runner.schema)
+    damaged = repair.damage(runner.context.connection, runner.schema)
     if cat.applied is None:
         if cat.has_sync_objects:
             repair.adopt_objects(runner)
         else:
             steps.install_head(runner)
         _write_version(runner, revisions.head().revision)
+    elif damaged:
+        # the revisions after the applied one would record its missing or changed objects so
+        repair.repair(runner, damaged)
+        _write_version(runner, revisions.head().revision)
     else:
         with steps.target_for(runner.target):
             for rev in _chain_after(cat.applied):
                 _revision_module(rev.revision).upgrade()
                 _write_version(runner, rev.revision)
-    repair.ensure_healthy(runner)
+    repair.ensure_healthy(runner, repaired=bool(damaged))
 
 
 def downgrade_sync(schema: str | None = None, *, lock_timeout: str | None = None,
                    lock_retries: int | None = None) -> None:
     """Remove the sync from ``schema``, its version table included; sheet rows keep their
-    values. Call it from a host revision's ``downgrade()``."""
+    values. Call it from a host revision's ``downgrade()``. Offline (``alembic downgrade
+    --sql``) the script drops every object any revision installs, by name, if it exists."""
     runner = _runner(schema, lock_timeout, lock_retries)
-    applied = revisions.head().revision if runner.offline else \
-        repair.read(runner.context.connection, runner.schema).applied
+    if runner.offline:
+        # the script may meet any revision's install, and the revisions' downgrades assume
+        # head's objects (0005's records into a table 0002 never had)
+        repair.sweep_by_name(runner)
+        return
+    applied = repair.read(runner.context.connection, runner.schema).applied
     # the revisions' own downgrades need what they remove, and the older ones the host's
     # columns their triggers name: a damaged install is swept instead
-    if applied is not None and (runner.offline or not repair.is_broken(runner.context.connection,
-                                                                        runner.schema)):
+    if applied is not None and not repair.is_broken(runner.context.connection, runner.schema):
         with steps.target_for(runner.target):
             for rev in reversed(_chain_to(applied)):
                 _revision_module(rev.revision).downgrade()

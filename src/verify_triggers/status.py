@@ -194,13 +194,20 @@ def _judge(result: Status, cat: Catalog, rev, recorded) -> set[tuple[str, str]]:
     functions = {name.split("(", 1)[0]: key for key in cat.installed
                  for kind, name in [key] if kind == "function"}
     seen: set[tuple[str, str]] = set()
+    defined = [(o["kind"], o["signature"] if o["kind"] == "function" else o["name"], o.get("table"),
+                None, None) for o in rev.objects]
+    defined += [("index", name, None, None, None) for name in rev.indexes]
+    defined += [("lookup", lk.index, lk.table, None, None) for lk in rev.lookups]
     if recorded is not None:
         wanted = [(row["kind"], row["name"], row["table_name"], row["fingerprint"], row["served_by"])
                   for row in recorded.values()]
+        # The record holds what the catalog held when the revision was installed: an object
+        # that was already gone then (dropped before an upgrade that did not create it again)
+        # is not in it. What the revision defines is expected all the same.
+        known = {_identity(kind, name, table) for kind, name, table, *_ in wanted}
+        wanted += [entry for entry in defined if _identity(*entry[:3]) not in known]
     else:
-        wanted = [(o["kind"], o["name"], o.get("table"), None, None) for o in rev.objects]
-        wanted += [("index", name, None, None, None) for name in rev.indexes]
-        wanted += [("lookup", lk.index, lk.table, None, None) for lk in rev.lookups]
+        wanted = defined
     fix = REPAIR if rev.revision == revisions.head().revision else "run verify-triggers upgrade"
     lookups = {name for kind, name, *_ in wanted if kind == "lookup"}
     own_fingerprints = {name: fingerprint for kind, name, _, fingerprint, _ in wanted if kind == "index"}
@@ -300,6 +307,14 @@ def _extras(result: Status, cat: Catalog, expected: set, leftover: str) -> None:
             result.objects.append(ObjectStatus(
                 kind, short, EXTRA, f"{leftover}; harmless unless a trigger calls it", True,
                 row.get("table_name"), args))
+
+
+def _identity(kind: str, name: str, table: str | None) -> tuple:
+    """An object as the record and a revision's definition both name it: a function by its
+    name alone (the record adds its arguments), a trigger by name and table."""
+    if kind == "function":
+        return kind, _split_function(name)[0]
+    return kind, name, table if kind == "trigger" else None
 
 
 def _split_function(name: str) -> tuple[str, str | None]:

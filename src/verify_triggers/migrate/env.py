@@ -3,10 +3,13 @@
 The sync's revisions keep their own version table (``verify_triggers_version`` in the target
 schema), so the host application's ``alembic_version`` is never touched. Online, a session
 advisory lock lets every replica of a deploy run ``upgrade`` at once: one installs, the others
-find nothing to do. After an upgrade to head the install is checked against what head records
-and repaired if objects are missing or changed (``repair``); an install whose version table is
-gone is adopted. A connection handed in through ``config.attributes["connection"]`` (Alembic's
-cookbook convention, used by pytest-alembic and hosts' test suites) is used as it is.
+find nothing to do. An upgrade to head first checks the applied revision's install: if objects
+are missing or changed, head is reinstalled over it instead of running the revisions after it
+(each would record what it finds). After an upgrade to head the install is checked against what
+head records and repaired if objects are missing or changed (``repair``); an install whose
+version table is gone is adopted. A connection handed in through
+``config.attributes["connection"]`` (Alembic's cookbook convention, used by pytest-alembic and
+hosts' test suites) is used as it is.
 """
 
 from __future__ import annotations
@@ -151,6 +154,8 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
         # one, and that is no reason to leave the sync's objects behind.
         repair.require_schema(connection, target.schema, tables=not removing)
         adopting = repair.needs_adoption(connection, target.schema)
+        damaged = [] if removing or adopting or not repair.is_head(destination) else \
+            repair.damage(connection, target.schema)
         if outside:
             connection.rollback()  # the reads above began a transaction; Alembic begins its own
         if adopting and repair.is_head(destination):
@@ -159,6 +164,14 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
             with context.begin_transaction():
                 runner = Runner(context.get_context(), target)
                 repair.adopt(runner)
+            if owned:
+                connection.commit()
+            return
+        if damaged:
+            # Objects of the applied revision are missing or changed: the revisions after it
+            # would record them so. Head is reinstalled over it instead.
+            with context.begin_transaction():
+                repair.reinstall(Runner(context.get_context(), target), damaged)
             if owned:
                 connection.commit()
             return

@@ -68,6 +68,43 @@ def _stamp_head(runner: Runner) -> None:
     runner.context.stamp(ScriptDirectory(str(resources.migrations_dir())), "head")
 
 
+def damage(connection, schema: str) -> list[str]:
+    """What is wrong with the applied revision's install, before an upgrade runs: empty when
+    its objects are all there and as it recorded them.
+
+    Asked before the revisions after it run, not after: each of them records the catalog as it
+    finds it, so an object already gone or changed then would be recorded so, and never be
+    put back. The rows written while it was gone would never be reconciled either."""
+    cat = read(connection, schema)
+    if cat.applied is None or cat.missing:
+        return []
+    status = assess(cat)
+    if not _broken(status):
+        return []
+    behind = f"revision {cat.applied} applied, head is "
+    return [problem for problem in status.problems if not problem.startswith(behind)]
+
+
+def reinstall(runner: Runner, problems: list[str]) -> None:
+    """Make a damaged install whole at head (the sync's own env): head reinstalled over what is
+    there instead of the revisions after the applied one, which assume their predecessor's
+    objects, the rows reconciled, and head stamped."""
+    repair(runner, problems)
+    _stamp_head(runner)
+    ensure_healthy(runner, repaired=True)
+
+
+def repair(runner: Runner, problems: list[str]) -> None:
+    """Reinstall head over a damaged install, and reconcile the rows."""
+    msg(f"verify-triggers: the install is not whole ({'; '.join(problems)}): repairing it")
+    # an index of the sync's that is not what it built: built again by install_head
+    cat = read(runner.context.connection, runner.schema)
+    for obj in assess(cat).objects:
+        if obj.kind == "index" and obj.state == OUTDATED:
+            drop_index(runner, obj.name)
+    install_head(runner)
+
+
 def ensure_healthy(runner: Runner, repaired: bool = False) -> None:
     """Repair head's install if the catalog disagrees with its record; fail if that is not
     enough."""
@@ -75,13 +112,7 @@ def ensure_healthy(runner: Runner, repaired: bool = False) -> None:
         return
     status = assess(read(runner.context.connection, runner.schema))
     if _broken(status) and not repaired:
-        msg(f"verify-triggers: the install is not whole ({'; '.join(status.problems)}): "
-            "repairing it")
-        # an index of the sync's that is not what it built: built again below
-        for obj in status.objects:
-            if obj.kind == "index" and obj.state == OUTDATED:
-                drop_index(runner, obj.name)
-        install_head(runner)
+        repair(runner, status.problems)
         status = assess(read(runner.context.connection, runner.schema))
     if _broken(status) or status.missing:
         raise UnhealthyInstall(f"the install could not be repaired: {'; '.join(status.problems)}")
@@ -138,6 +169,30 @@ def sweep(runner: Runner) -> None:
         sql.Identifier(runner.schema), sql.Identifier("verify_triggers_version")))
     for statement in statements:
         runner._run(statement.as_string(None))
+
+
+def sweep_by_name(runner: Runner) -> None:
+    """Offline ``downgrade_sync()``: no catalog tells which revision the script will find, so
+    every object any revision of this release installs is dropped by name if it exists (the
+    revisions' own downgrades assume head's objects), then the version table. Triggers go
+    first, under the DDL steps' lock_timeout, and the sync's indexes concurrently."""
+    chain = revisions.chain()
+    triggers = sorted({(o["name"], o["table"]) for rev in chain for o in rev.objects
+                       if o["kind"] == "trigger"})
+    functions = sorted({o["name"] for rev in chain for o in rev.objects if o["kind"] == "function"})
+    tables = sorted({o["name"] for rev in chain for o in rev.objects if o["kind"] == "table"})
+    indexes = sorted({name for rev in chain for name in rev.own_indexes + rev.retired_indexes})
+    schema = sql.Identifier(runner.schema)
+    statements = [sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{};").format(
+        sql.Identifier(name), schema, sql.Identifier(table)) for name, table in triggers]
+    # by name alone: the sync's function names are not overloaded
+    statements += [sql.SQL("DROP FUNCTION IF EXISTS {}.{} CASCADE;").format(
+        schema, sql.Identifier(name)) for name in functions]
+    statements += [sql.SQL("DROP TABLE IF EXISTS {}.{};").format(schema, sql.Identifier(name))
+                   for name in tables]
+    runner.ddl_text("\n".join(s.as_string(None) for s in statements), "the sync's objects")
+    drop_index(runner, *indexes)
+    sweep(runner)
 
 
 _SWEEP_ORDER = {"trigger": 0, "function": 1, "index": 2, "table": 3, "lookup": 4}

@@ -15,6 +15,7 @@ byte for byte and nothing here splits SQL: a file holds one statement, or one sc
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -286,17 +287,20 @@ def index_file(name: str, before: str | None = None) -> Path:
     raise FileNotFoundError(name)
 
 
-def drop_index(runner: Runner, name: str) -> None:
+def drop_index(runner: Runner, *names: str) -> None:
+    """The sync's indexes ``names``, each concurrently if it exists, in one autocommit block."""
     # squawk: a concurrent drop blocks neither reads nor writes; no timeout can help it.
-    statement = sql.SQL(
+    statements = [sql.SQL(
         "-- squawk-ignore require-statement-timeout, require-lock-timeout\n"
         "DROP INDEX CONCURRENTLY IF EXISTS {}.{};").format(
-        sql.Identifier(runner.schema), sql.Identifier(name))
+        sql.Identifier(runner.schema), sql.Identifier(name)).as_string(None) for name in names]
     if runner.in_outer_transaction and not runner.offline:
-        runner._run(_without_concurrently(statement.as_string(None)))
+        for statement in statements:
+            runner._run(_without_concurrently(statement))
         return
     with runner.context.autocommit_block():
-        runner._run(statement.as_string(None))
+        for statement in statements:
+            runner._run(statement)
 
 
 def build_indexes(runner: Runner, rev: Revision) -> None:
@@ -368,16 +372,38 @@ def install_head(runner: Runner, *, reconcile: bool = True) -> None:
     """
     head = revisions.head()
     build_indexes(runner, head)
-    # retire.sql drops the triggers of earlier revisions that head does not have
+    # the triggers of earlier revisions that head does not define are dropped: their tables are
+    # locked first, in a confirm's order (online; offline there is no catalog to ask)
     retiring = () if runner.offline else tuple({
         row["table_name"] for (kind, name), row in runner.installed().items()
         if kind == "trigger" and (name, row["table_name"]) not in {
             (o["name"], o["table"]) for o in head.objects if o["kind"] == "trigger"}})
-    runner.ddl(*(resources.revision_path(head.revision, name)
-                 for name in ("objects.sql", "retire.sql", "record.sql")), exclusive=retiring)
+    path = functools.partial(resources.revision_path, head.revision)
+    runner.ddl_text("\n".join([
+        runner.render(path("objects.sql")).strip(),
+        # retire.sql drops the functions before the triggers, and an earlier revision's trigger
+        # that head does not define still calls its function (0002's and 0003's marking
+        # triggers): they go first
+        retired_triggers(runner.schema, head),
+        runner.render(path("retire.sql")).strip(),
+        runner.render(path("record.sql")).strip(),
+    ]), "objects.sql, retire.sql, record.sql", exclusive=retiring)
     drop_indexes(runner, head, tuple(_every_own_index()))
     if reconcile:
         run_reconcile(runner, head)
+
+
+def retired_triggers(schema: str, rev: Revision) -> str:
+    """Drops of the triggers earlier revisions installed and ``rev`` does not define, table by
+    table in the order a confirm locks them (DROP TRIGGER locks its table ACCESS EXCLUSIVE)."""
+    defined = {(o["name"], o["table"]) for o in rev.objects if o["kind"] == "trigger"}
+    retired = sorted({(o["name"], o["table"]) for earlier in revisions.chain()
+                      if earlier.revision < rev.revision
+                      for o in earlier.objects if o["kind"] == "trigger"} - defined,
+                     key=lambda trigger: (HOST_TABLES.index(trigger[1]), trigger[0]))
+    return "\n".join(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{};").format(
+        sql.Identifier(name), sql.Identifier(schema), sql.Identifier(table)).as_string(None)
+        for name, table in retired)
 
 
 def run_reconcile(runner: Runner, rev: Revision | None = None, path: Path | None = None) -> None:
