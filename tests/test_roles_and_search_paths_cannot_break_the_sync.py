@@ -162,10 +162,17 @@ def test_upgrade_by_a_role_that_does_not_own_the_tables_fails_in_one_line_and_in
     result = subprocess_run("--database-url", seeded.url(user=migration_role), "upgrade")
     assert_one_line_error(result, 2)
     line = result.err_lines[0]
-    assert line == "verify-triggers: database error: must be owner of table supplier_products", line
+    # checked before anything runs, in the words of the fix, rather than the server's
+    # "must be owner of table supplier_products" half-way through the install
+    assert line.startswith(f"verify-triggers: role {migration_role} lacks what installing, changing or "
+                           "removing the sync needs: "), line
+    for table in ("product_supplier_sheets", "products", "supplier_products", "suppliers"):
+        assert f"ownership of table {table} (owned by " in line
+    assert "CREATE on schema" not in line.split(": run the migration")[0]  # it has CREATE
+    assert line.endswith("run the migration as the owner of the application's tables (or a member of "
+                         "that role), with CREATE on the schema"), line
     with seeded.connect() as conn:
-        # Alembic commits its new version table before the revision fails; the failed install
-        # drops it again: nothing stays
+        # nothing ran, not even Alembic's version table
         assert conn.execute("SELECT to_regclass('app.verify_triggers_version')").fetchone()[0] is None
         leftovers = conn.execute(
             "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"

@@ -97,6 +97,8 @@ def upgrade_sync(schema: str | None = None, *, lock_timeout: str | None = None,
         _write_version(runner, revisions.head().revision)
         return
     repair.require_schema(runner.context.connection, runner.schema)
+    if repair.needs_changes(runner.context.connection, runner.schema, "head", removing=False):
+        repair.require_privileges(runner.context.connection, runner.schema)
     cat = repair.read(runner.context.connection, runner.schema)
     damaged = repair.damage(runner.context.connection, runner.schema)
     if cat.applied is None:
@@ -128,6 +130,8 @@ def downgrade_sync(schema: str | None = None, *, lock_timeout: str | None = None
         # head's objects (0005's records into a table 0002 never had)
         repair.sweep_by_name(runner)
         return
+    if repair.needs_changes(runner.context.connection, runner.schema, None, removing=True):
+        repair.require_privileges(runner.context.connection, runner.schema)
     applied = repair.read(runner.context.connection, runner.schema).applied
     # the revisions' own downgrades need what they remove, and the older ones the host's
     # columns their triggers name: a damaged install is swept instead

@@ -153,6 +153,8 @@ def _migrate(context, connection, target: targets.Target, options: dict, *, owne
         # Removing the sync needs none of the host's tables: a host migration may have dropped
         # one, and that is no reason to leave the sync's objects behind.
         repair.require_schema(connection, target.schema, tables=not removing)
+        if repair.needs_changes(connection, target.schema, destination, removing):
+            repair.require_privileges(connection, target.schema)
         adopting = repair.needs_adoption(connection, target.schema)
         damaged = [] if removing or adopting or not repair.is_head(destination) else \
             repair.damage(connection, target.schema)

@@ -43,6 +43,31 @@ def require_schema(connection, schema: str, tables: bool = True) -> None:
         raise UnhealthyInstall(assess(cat).problems[0])
 
 
+def require_privileges(connection, schema: str) -> None:
+    """Stop before changing anything when the migrating role lacks what the change needs
+    (CREATE on the schema, ownership of the four tables and of the sync's objects), naming
+    it, instead of failing half-way on the server's "must be owner of table ..."."""
+    lacking = [row["lacking"] for row in _fetch(connection)(resources.query("privileges.sql", schema))]
+    if not lacking:
+        return
+    role = _fetch(connection)(sql.SQL("SELECT current_user AS role"))[0]["role"]
+    shown = "; ".join(lacking[:4]) + (f"; and {len(lacking) - 4} more" if len(lacking) > 4 else "")
+    raise VerifyTriggersError(
+        f"role {role} lacks what installing, changing or removing the sync needs: {shown}: run the "
+        "migration as the owner of the application's tables (or a member of that role), with "
+        "CREATE on the schema")
+
+
+def needs_changes(connection, schema: str, destination, removing: bool) -> bool:
+    """Whether the migration will change anything: not a deploy's `upgrade head` over a whole
+    install at head, nor a removal where nothing is installed."""
+    cat = read(connection, schema)
+    if removing:
+        return cat.applied is not None or cat.has_sync_objects
+    return not (is_head(destination) and cat.applied == revisions.head().revision
+                and not _broken(assess(cat)))
+
+
 def needs_adoption(connection, schema: str) -> bool:
     """The sync's objects are there but no revision is recorded (its version table is gone)."""
     cat = read(connection, schema)
