@@ -202,3 +202,49 @@ def test_an_upgrade_that_drops_triggers_locks_the_tables_in_a_confirms_order(see
     assert outcome == {"ok": True}
     with seeded.connect() as conn:
         assert drift(conn) == []
+
+
+def _deadlocks(conn) -> int:
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    return conn.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").fetchone()[0]
+
+
+def test_an_upgrade_that_drops_triggers_lets_a_writer_taking_the_tables_the_other_way_go_first(seeded):
+    """A writer that holds the sheets and then needs the matches (a sheet import's trigger reads
+    them): the step, holding the matches, waits for the sheets only briefly, lets go and tries
+    again, so the writer goes first and no deadlock is ever detected (the server's detector
+    would stall writes for a second, and might abort the writer)."""
+    seeded.upgrade("0003")
+    outcome: dict = {}
+
+    def upgrade():
+        try:
+            commands.upgrade(config(seeded, lock_timeout="20s", lock_retries=10), "0004")
+            outcome["ok"] = True
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever it was
+            outcome["error"] = exc
+
+    with seeded.connect() as watcher:
+        before = _deadlocks(watcher)
+        with seeded.connect(autocommit=False) as writer:
+            writer.execute("UPDATE app.product_supplier_sheets SET price_cny = price_cny + 1"
+                           " WHERE id = (SELECT min(id) FROM app.product_supplier_sheets)")
+            migration = threading.Thread(target=upgrade)
+            migration.start()
+            deadline = time.monotonic() + 20
+            while not watcher.execute("SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c"
+                                      " ON c.oid = l.relation WHERE l.mode = 'AccessExclusiveLock'"
+                                      " AND l.granted AND c.relname = 'supplier_products')").fetchone()[0]:
+                assert time.monotonic() < deadline and migration.is_alive(), outcome
+                time.sleep(0.01)
+            writer.execute("UPDATE app.supplier_products SET supplier_price = supplier_price + 1"
+                           " WHERE id = (SELECT min(id) FROM app.supplier_products)")
+            writer.commit()
+        migration.join(60)
+        assert outcome == {"ok": True}
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the server reports its counts within a second
+            assert _deadlocks(watcher) == before
+            time.sleep(0.5)
+    with seeded.connect() as conn:
+        assert drift(conn) == []

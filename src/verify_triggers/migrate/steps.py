@@ -145,8 +145,8 @@ class Runner:
         """
         timeout, retries = self.target.lock_timeout, self.target.lock_retries
         if self.offline:
-            # No retries in a script: psql stops at the first lock timeout, and running the
-            # script again is the retry.
+            # No retries in a script: psql (with ON_ERROR_STOP) stops at the first lock timeout,
+            # and the rest is written again from the revision the database reached (README).
             settings = sql.SQL("SET LOCAL lock_timeout = {};\nSET LOCAL statement_timeout = {};").format(
                 sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT))
             if self.keeps_outer_timeouts:
@@ -166,18 +166,21 @@ class Runner:
                         " pg_catalog.set_config('statement_timeout', {}, true)").format(
                         sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT)).as_string(None))
                     if exclusive:
-                        self._run(_lock_in_a_confirms_order(self.schema, exclusive))
+                        self._run(_lock_in_a_confirms_order(self.schema, exclusive, timeout))
                     self._run(text)
                     if self.keeps_outer_timeouts:
                         self._run(_RESTORE_OUTER_TIMEOUTS)
                 return
             except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) not in (LOCK_NOT_AVAILABLE, DEADLOCK):
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate not in (LOCK_NOT_AVAILABLE, DEADLOCK):
                     raise
                 if attempt == retries:
+                    why = ("deadlocked with a writer that takes the tables in another order"
+                           if sqlstate == DEADLOCK else "a long transaction holds them")
                     raise VerifyTriggersError(
                         f"gave up after {retries} attempts: could not lock the tables within "
-                        f"lock_timeout={timeout} ({label}); a long transaction holds them: "
+                        f"lock_timeout={timeout} ({label}); {why}: "
                         "see pg_stat_activity, then run the upgrade again") from None
                 msg(f"verify-triggers: tables busy (attempt {attempt}/{retries}), retrying")
                 time.sleep(min(0.2 * 2 ** attempt, 5.0))
@@ -256,11 +259,26 @@ def _run_foreign(bind, text: str) -> None:
     bind.execution_options(no_parameters=True).exec_driver_sql(text)
 
 
-def _lock_in_a_confirms_order(schema: str, tables: tuple[str, ...]) -> str:
-    return sql.SQL("\n").join(
-        sql.SQL("LOCK TABLE {}.{} IN ACCESS EXCLUSIVE MODE;").format(
-            sql.Identifier(schema), sql.Identifier(table))
-        for table in HOST_TABLES if table in tables).as_string(None)
+# How long a DDL step, holding one table, waits for the next: a writer that holds the next and
+# then needs the first (a sheet import reads the matches inside its trigger) waits on the step,
+# so the step lets go at once and tries again, rather than leaving the deadlock to the server's
+# detector (a second of stalled writes, and sometimes the writer aborted).
+NEXT_TABLE_LOCK_TIMEOUT = "50ms"
+
+
+def _lock_in_a_confirms_order(schema: str, tables: tuple[str, ...], timeout: str) -> str:
+    """The first table under the step's lock_timeout, each further one under a short one."""
+    locks = [sql.SQL("LOCK TABLE {}.{} IN ACCESS EXCLUSIVE MODE;").format(
+        sql.Identifier(schema), sql.Identifier(table)) for table in HOST_TABLES if table in tables]
+    if len(locks) == 1:
+        return locks[0].as_string(None)
+    return sql.SQL("\n").join([
+        locks[0],
+        sql.SQL("SELECT pg_catalog.set_config('lock_timeout', {}, true);").format(
+            sql.Literal(NEXT_TABLE_LOCK_TIMEOUT)),
+        *locks[1:],
+        sql.SQL("SELECT pg_catalog.set_config('lock_timeout', {}, true);").format(sql.Literal(timeout)),
+    ]).as_string(None)
 
 
 def _dropped_trigger_tables(before: Revision, after: Revision) -> tuple[str, ...]:
