@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from helpers import SYNC, match_id
@@ -118,6 +119,32 @@ def test_a_role_set_to_start_in_replica_mode_is_reported_by_status_and_check_and
     with installed.connect() as conn:
         assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
         assert_rule(conn, people)
+
+
+@pytest.mark.parametrize("setting, named", [
+    ("ALTER ROLE ALL SET", "ALTER ROLE ALL"),
+    # stored as the database's own setting, which it is
+    ("ALTER ROLE ALL IN DATABASE {db} SET", "ALTER DATABASE {db}"),
+    ("ALTER DATABASE {db} SET", "ALTER DATABASE {db}"),
+])
+def test_every_form_of_a_standing_replica_setting_is_named(installed, capsys, setting, named):
+    """ALTER ROLE ALL is stored with neither a role nor a database; each form is named as a
+    command that makes it, and every verb still runs (upgrade included)."""
+    statement = sql.SQL(setting + " session_replication_role = replica").format(
+        db=sql.Identifier(installed.name))
+    named = named.replace("{db}", installed.name)
+    with installed.connect() as conn:
+        conn.execute(statement)
+    try:
+        status = installed.cli(capsys, "status", "--format", "json")
+        assert status.code == 1, status.out
+        [problem] = status.json()["problems"]
+        assert f"set by {named}:" in problem
+        assert installed.cli(capsys, "upgrade").code == 0
+    finally:
+        with installed.connect() as conn:
+            conn.execute(sql.SQL(setting.replace(" SET", " RESET") + " session_replication_role").format(
+                db=sql.Identifier(installed.name)))
 
 
 def test_a_replica_setting_is_no_bypass_for_triggers_that_fire_always(installed, capsys):

@@ -5,6 +5,7 @@
 -- drift). One row per setting, named as the command that made it.
 SELECT
     CASE
+        WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL'
         WHEN s.setrole = 0 THEN 'ALTER DATABASE ' || pg_catalog.quote_ident(d.datname)
         WHEN s.setdatabase = 0 THEN 'ALTER ROLE ' || pg_catalog.quote_ident(r.rolname)
         ELSE
