@@ -374,6 +374,11 @@ def test_a_lock_timeout_that_would_not_bound_the_wait_is_refused(seeded, timeout
 
 def test_lock_timeouts_postgresql_reads_as_a_bound_are_taken():
     from verify_triggers import target as targets
+    from verify_triggers.errors import VerifyTriggersError
+
+    for refused in (0, "0", "30d", "2147483648"):  # 0 from Python too; past PostgreSQL's largest
+        with pytest.raises(VerifyTriggersError, match="lock timeout must be a duration of 1ms or more"):
+            targets.resolve(None, "app", lock_timeout=refused, need_url=False)
 
     for timeout in ("2s", "500ms", "1500", "1.5s", "1min"):
         assert targets.resolve(None, "app", lock_timeout=timeout, need_url=False).lock_timeout == timeout

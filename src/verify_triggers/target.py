@@ -203,13 +203,15 @@ def resolve(database_url: str | None = None, schema: str | None = None, *,
         url=parse_url(url, environ) if url else None,
         schema=schema,
         lock_timeout=_lock_timeout(
-            lock_timeout or environ.get("VERIFY_TRIGGERS_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT),
+            lock_timeout if lock_timeout is not None
+            else environ.get("VERIFY_TRIGGERS_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT),
         lock_retries=retries,
     )
 
 
 # A duration as PostgreSQL reads lock_timeout: a number, in milliseconds unless a unit follows.
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h|d)?\s*")
+_MAX_MS = 2**31 - 1  # lock_timeout is an int of milliseconds
 _MS_PER_UNIT = {"us": 0.001, "ms": 1, None: 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
@@ -217,8 +219,10 @@ def _lock_timeout(value: str) -> str:
     """The DDL steps' lock_timeout: a positive duration. 0 is PostgreSQL's "no limit", which
     would let every write queue behind the deploy for as long as a transaction holds a table."""
     found = _DURATION.fullmatch(str(value))
-    if found is None or float(found.group(1)) * _MS_PER_UNIT[found.group(2)] < 1:
+    ms = float(found.group(1)) * _MS_PER_UNIT[found.group(2)] if found else 0
+    if not 1 <= ms <= _MAX_MS:
         raise VerifyTriggersError(
             "lock timeout must be a duration of 1ms or more, such as 2s or 500ms (0 would mean no "
-            f"limit, and writes would queue behind the deploy), not {value!r}")
+            f"limit, and writes would queue behind the deploy), not {value!r}"
+            + (" (PostgreSQL's largest is 2147483647ms, about 24 days)" if ms > _MAX_MS else ""))
     return str(value).strip()
