@@ -55,6 +55,20 @@ def test_libpq_url_forms_parse_as_libpq_reads_them(url, display, conninfo):
     assert parsed.conninfo == conninfo
 
 
+def test_the_querys_user_and_database_win_over_the_authority_and_path_as_in_libpq():
+    parsed = parse_url("postgresql://u@h/db?dbname=other&user=v", NO_ENV)
+    assert parsed.display == "v@h:5432/other"
+
+
+def test_pghost_fills_in_the_host_and_the_authoritys_port_still_holds():
+    assert parse_url("postgresql://:5999/shop", {"PGHOST": "10.0.0.7"}).display.endswith("10.0.0.7:5999/shop")
+
+
+def test_a_space_in_a_query_value_reaches_libpq_as_a_space():
+    parsed = parse_url("postgresql://app@h/shop?application_name=my%20app&options=-c%20jit%3Doff", NO_ENV)
+    assert parsed.conninfo == "postgresql://app@h/shop?application_name=my%20app&options=-c%20jit%3Doff"
+
+
 def test_the_libpq_environment_fills_in_what_the_url_leaves_out():
     env = {"PGHOST": "10.0.0.7", "PGPORT": "6543", "PGUSER": "ops", "PGDATABASE": "shop"}
     assert parse_url("postgresql://", env).display == "ops@10.0.0.7:6543/shop"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .constants import DEFAULT_SCHEMA
 from .errors import VerifyTriggersError
@@ -111,20 +111,25 @@ def parse_url(url: str, environ=os.environ) -> DatabaseURL:
     if query:
         query = _libpq_parameters(url, query, driver="+" in parts.scheme)
     options = dict(query)
-    conninfo = "postgresql://" + parts.netloc + parts.path + (f"?{urlencode(query)}" if query else "")
+    # %20, not +, for a space: libpq decodes no +
+    conninfo = "postgresql://" + parts.netloc + parts.path + (
+        f"?{urlencode(query, quote_via=quote)}" if query else "")
 
+    # libpq: the query's parameters win over the authority's and the path's, then the
+    # environment (PGUSER, PGHOST, PGPORT, PGDATABASE) fills in what is still unset
     user = unquote(userinfo.split(":", 1)[0]) if userinfo else None
-    user = user or options.get("user") or environ.get("PGUSER") or None
-    # libpq: the query's host and port lists win over the authority's, then PGHOST and PGPORT
+    user = options.get("user") or user or environ.get("PGUSER") or None
     if options.get("host"):
         hosts = [(host, "") for host in options["host"].split(",")]
     elif not any(host for host, _ in hosts) and environ.get("PGHOST"):
-        hosts = [(host, "") for host in environ["PGHOST"].split(",")]
+        # the authority's ports still hold, e.g. postgresql://:5999/db
+        given = [port for _, port in hosts]
+        hosts = [(host, given[min(i, len(given) - 1)]) for i, host in enumerate(environ["PGHOST"].split(","))]
     ports = (options.get("port") or "").split(",")
     if ports != [""]:
         hosts = [(host, ports[min(i, len(ports) - 1)]) for i, (host, _) in enumerate(hosts)]
     default_port = environ.get("PGPORT") or "5432"
-    dbname = (unquote(parts.path.lstrip("/")) or options.get("dbname") or environ.get("PGDATABASE")
+    dbname = (options.get("dbname") or unquote(parts.path.lstrip("/")) or environ.get("PGDATABASE")
               or user or _system_user())
     return DatabaseURL(
         conninfo=conninfo,
