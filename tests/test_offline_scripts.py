@@ -174,6 +174,10 @@ def test_indexes_an_offline_install_built_beside_the_applications_are_noted_then
     assert status.code == 0, status.out + status.err
     noted = {note.split(" ")[3] for note in status.json()["notes"] if "makes redundant" in note}
     assert noted == BUILT_ONLY_OFFLINE
+    # built, so INSTALLED (never "not built"), and named redundant
+    lines = {o["name"]: o for o in status.json()["objects"] if o["name"] in BUILT_ONLY_OFFLINE}
+    assert {o["state"] for o in lines.values()} == {"INSTALLED"}
+    assert all(o["detail"].startswith("built, but the application's ") for o in lines.values())
 
     upgraded = run(capsys, "--database-url", database.url(), "--schema", "app", "upgrade")
     assert upgraded.code == 0, upgraded.out + upgraded.err

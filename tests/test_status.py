@@ -491,6 +491,7 @@ def test_trigger_modes_are_reported(installed, capsys, alter, state, meaning, co
     _, data = status_json(capsys, installed)
     others = {n: s for n, s in states(data).items() if n != "verify_triggers_sp_update"}
     assert {s for n, s in others.items() if not n.endswith("_idx")} == {"INSTALLED"}
+    assert {s for n, s in others.items() if n.endswith("_idx")} == {"SERVED"}
     if code:
         assert "UNHEALTHY" in result.out and state.lower() in result.out
 

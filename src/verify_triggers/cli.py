@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("status", "is every trigger and function installed, enabled and current?",
                 "One line per object of the sync (INSTALLED, DISABLED, REPLICA-ONLY, ALWAYS, "
-                "OUTDATED, MISSING,\nINVALID, EXTRA), compared with what the install recorded, "
+                "OUTDATED, MISSING,\nINVALID, EXTRA, or SERVED: an index not built because one of "
+                "the application's serves its key),\ncompared with what the install recorded, "
                 "the applied revision and the head.\nExit 0 only when everything is installed, "
                 "enabled and current.")
     fmt(p)

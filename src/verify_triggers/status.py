@@ -253,10 +253,14 @@ def _judge_lookup(result: Status, cat: Catalog, index: str, table: str | None,
     served_by = row["served_by"] if row else None
     own = cat.installed.get(("index", index))
     if served_by and served_by != index:
-        result.objects.append(ObjectStatus(
-            "index", index, SERVED, f"{STANDS_IN}the application's {served_by} serves it",
-            True, table))
-        if own is not None:  # an offline install builds every index it might need
+        if own is None:
+            result.objects.append(ObjectStatus(
+                "index", index, SERVED, f"{STANDS_IN}the application's {served_by} serves it",
+                True, table))
+        else:  # an offline install builds every index it might need
+            result.objects.append(ObjectStatus(
+                "index", index, INSTALLED, f"built, but the application's {served_by} serves the "
+                "same key: redundant (see the note)", True, table))
             seen.add(("index", index))
             result.notes.append(
                 f"the sync's own {index} is there too, which the application's {served_by} "
