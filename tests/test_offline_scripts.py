@@ -190,6 +190,29 @@ def test_indexes_an_offline_install_built_beside_the_applications_are_noted_then
     assert not [note for note in status.json()["notes"] if "makes redundant" in note]
 
 
+def test_an_offline_script_that_stopped_after_its_first_commit_runs_again_from_the_start(make_db, capsys):
+    """The script commits the version table with its first transaction (before the concurrent
+    index builds). Stopped later in 0001 (here by a function in the way), it is run again from
+    the start once the cause is gone, and installs head."""
+    database = make_db()
+    with database.connect() as conn:
+        load_sql(conn, FIXTURES / "seed.sql")
+        conn.execute("CREATE FUNCTION app.verify_triggers_bucket(text, text) RETURNS text"
+                     " LANGUAGE sql AS $$ SELECT 'in the way' $$")
+    script = offline_script("upgrade", "head")
+    with pytest.raises(AssertionError, match="verify_triggers_bucket\" already exists"):
+        run_with_psql(database, script)
+    with database.connect() as conn:
+        assert conn.execute("SELECT to_regclass('app.verify_triggers_version')").fetchone()[0] is not None
+        assert applied_versions(conn) == []
+        conn.execute("DROP FUNCTION app.verify_triggers_bucket(text, text)")
+    run_with_psql(database, script)
+    with database.connect() as conn:
+        assert applied_versions(conn) == [HEAD]
+        assert_rule(conn)
+    assert run(capsys, "--database-url", database.url(), "status").code == 0
+
+
 def test_the_offline_scripts_from_0002_to_head_and_back(make_db, capsys):
     database = make_db()
     with database.connect() as conn:

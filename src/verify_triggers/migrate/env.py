@@ -21,7 +21,9 @@ from alembic.util import CommandError, msg
 from psycopg import sql
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
+from sqlalchemy.schema import CreateTable
 
 from .. import target as targets
 from ..connection import connection_error_line, error_line
@@ -68,6 +70,16 @@ def run() -> None:
         raise CommandError(str(exc)) from exc
     except DBAPIError as exc:
         raise CommandError(error_line(exc)) from None
+
+
+@compiles(CreateTable, "postgresql")
+def _create_table(element, compiler, **kw):
+    """The offline script creates the sync's version table only if it is not there: a script
+    that stopped after its first commit (the concurrent index builds) can be run again from
+    the start, and a resumed one (``upgrade --sql REV:head``) does not trip on it."""
+    if element.element.name == VERSION_TABLE:
+        element.if_not_exists = True
+    return compiler.visit_create_table(element, **kw)
 
 
 def _run_offline(context, target: targets.Target, options: dict) -> None:
