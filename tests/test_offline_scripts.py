@@ -58,7 +58,7 @@ def test_upgrade_sql_prints_the_ddl_without_connecting(capsys):
     result = run(capsys, "--database-url", UNREACHABLE, "upgrade", "--sql")
     assert result.code == 0, result.err
     assert "CREATE TRIGGER verify_triggers_sp_update" in result.out
-    assert f"CREATE TABLE app.{VERSION_TABLE}" in result.out
+    assert f"CREATE TABLE IF NOT EXISTS app.{VERSION_TABLE}" in result.out
     assert f"UPDATE app.{VERSION_TABLE} SET version_num='{HEAD}'" in result.out
     no_url = run(capsys, "upgrade", "--sql")
     assert no_url.code == 0 and no_url.out == result.out
