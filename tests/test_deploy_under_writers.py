@@ -164,6 +164,33 @@ def test_upgrade_gives_up_with_a_clear_message_when_the_lock_never_comes(seeded)
         assert conn.execute(TRIGGERS).fetchone()[0] == 0
 
 
+class Migration:
+    """A migration running in a thread beside the test's own connections."""
+
+    def __init__(self, migrate):
+        self.result: dict = {}
+        self.thread = threading.Thread(target=self._run, args=(migrate,))
+        self.thread.start()
+
+    def _run(self, migrate) -> None:
+        try:
+            migrate()
+            self.result["ok"] = True
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever it was
+            self.result["error"] = exc
+
+    def wait_until(self, watcher, query: str, timeout_s: float = 20) -> None:
+        """Until ``query`` (one boolean) holds, while the migration still runs."""
+        deadline = time.monotonic() + timeout_s
+        while not watcher.execute(query).fetchone()[0]:
+            assert time.monotonic() < deadline and self.thread.is_alive(), self.result
+            time.sleep(0.01)
+
+    def outcome(self) -> dict:
+        self.thread.join(60)
+        return self.result
+
+
 @pytest.mark.parametrize("start, migrate", [
     ("0003", lambda cfg: commands.upgrade(cfg, "0004")),
     ("0003", lambda cfg: commands.upgrade(cfg, "head")),
@@ -176,30 +203,16 @@ def test_an_upgrade_that_drops_triggers_locks_the_tables_in_a_confirms_order(see
     the matches first, it waits for the writer, which finishes; the upgrade then goes through
     at its first attempt."""
     seeded.upgrade(start)
-    outcome: dict = {}
-
-    def upgrade():
-        try:
-            migrate(config(seeded, lock_timeout="20s", lock_retries=1))
-            outcome["ok"] = True
-        except Exception as exc:  # noqa: BLE001 - the test reports whatever it was
-            outcome["error"] = exc
-
     with seeded.connect(autocommit=False) as writer, seeded.connect() as watcher:
         writer.execute("UPDATE app.supplier_products SET supplier_price = supplier_price + 1"
                         " WHERE id = (SELECT min(id) FROM app.supplier_products)")
-        migration = threading.Thread(target=upgrade)
-        migration.start()
-        deadline = time.monotonic() + 20
-        while not watcher.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted"
-                                  " AND mode = 'AccessExclusiveLock')").fetchone()[0]:
-            assert time.monotonic() < deadline and migration.is_alive(), outcome
-            time.sleep(0.05)
+        migration = Migration(lambda: migrate(config(seeded, lock_timeout="20s", lock_retries=1)))
+        migration.wait_until(watcher, "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted"
+                                      " AND mode = 'AccessExclusiveLock')")
         writer.execute("UPDATE app.product_supplier_sheets SET price_cny = price_cny + 1"
                         " WHERE id = (SELECT min(id) FROM app.product_supplier_sheets)")
         writer.commit()
-    migration.join(30)
-    assert outcome == {"ok": True}
+    assert migration.outcome() == {"ok": True}
     with seeded.connect() as conn:
         assert drift(conn) == []
 
@@ -215,33 +228,20 @@ def test_an_upgrade_that_drops_triggers_lets_a_writer_taking_the_tables_the_othe
     again, so the writer goes first and no deadlock is ever detected (the server's detector
     would stall writes for a second, and might abort the writer)."""
     seeded.upgrade("0003")
-    outcome: dict = {}
-
-    def upgrade():
-        try:
-            commands.upgrade(config(seeded, lock_timeout="20s", lock_retries=10), "0004")
-            outcome["ok"] = True
-        except Exception as exc:  # noqa: BLE001 - the test reports whatever it was
-            outcome["error"] = exc
-
     with seeded.connect() as watcher:
         before = _deadlocks(watcher)
         with seeded.connect(autocommit=False) as writer:
             writer.execute("UPDATE app.product_supplier_sheets SET price_cny = price_cny + 1"
                            " WHERE id = (SELECT min(id) FROM app.product_supplier_sheets)")
-            migration = threading.Thread(target=upgrade)
-            migration.start()
-            deadline = time.monotonic() + 20
-            while not watcher.execute("SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c"
-                                      " ON c.oid = l.relation WHERE l.mode = 'AccessExclusiveLock'"
-                                      " AND l.granted AND c.relname = 'supplier_products')").fetchone()[0]:
-                assert time.monotonic() < deadline and migration.is_alive(), outcome
-                time.sleep(0.01)
+            migration = Migration(lambda: commands.upgrade(
+                config(seeded, lock_timeout="20s", lock_retries=10), "0004"))
+            migration.wait_until(watcher, "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c"
+                                          " ON c.oid = l.relation WHERE l.mode = 'AccessExclusiveLock'"
+                                          " AND l.granted AND c.relname = 'supplier_products')")
             writer.execute("UPDATE app.supplier_products SET supplier_price = supplier_price + 1"
                            " WHERE id = (SELECT min(id) FROM app.supplier_products)")
             writer.commit()
-        migration.join(60)
-        assert outcome == {"ok": True}
+        assert migration.outcome() == {"ok": True}
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:  # the server reports its counts within a second
             assert _deadlocks(watcher) == before

@@ -282,25 +282,6 @@ def test_host_upgrade_installs_the_sync_while_the_application_writes(host_db, dr
         assert sheet(conn, sku, supplier_name)[0] is False
 
 
-def test_host_upgrade_brings_an_older_install_to_head(host_db):
-    """h2 written against this release, run where the sync was installed at 0002 (by the CLI,
-    or by an older release's upgrade_sync): the sync's revisions run on from there."""
-    host_db.host_upgrade("h1")
-    with host_db.connect() as conn:
-        seed(conn)
-        people = people_verifications(conn)
-    assert host_db.verify_triggers("upgrade", "0002").code == 0
-
-    host_db.host_upgrade("head")
-
-    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
-    status = host_db.verify_triggers("status")
-    assert status.code == 0, status.out + status.err
-    with host_db.connect() as conn:
-        assert_rule(conn, people)
-    assert_confirm_verifies(host_db)
-
-
 # --- a host migration that alters a column the sync reads ------------------------------------
 
 def column_type(db: HostDatabase) -> str:
@@ -435,20 +416,9 @@ def test_upgrade_repairs_a_dropped_version_table(host_db):
     assert_confirm_verifies(host_db)
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
-def test_host_upgrade_takes_over_an_older_install_whose_version_table_is_gone(host_db, revision):
-    """h2's upgrade_sync() where the sync was installed at an earlier revision and a host
-    migration dropped its version table."""
-    host_db.host_upgrade("h1")
-    with host_db.connect() as conn:
-        seed(conn)
-        people = people_verifications(conn)
-    assert host_db.verify_triggers("upgrade", revision).code == 0
-    with host_db.connect() as conn:
-        conn.execute("DROP TABLE app.verify_triggers_version")
-
-    host_db.host_upgrade("head")
-
+def assert_whole_at_head(host_db, people) -> None:
+    """The sync at head, status healthy, the rule kept (no person's verification taken away),
+    and a confirm verifies."""
     assert host_db.verify_triggers("current").out.startswith("0005 (head)")
     status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
@@ -457,27 +427,38 @@ def test_host_upgrade_takes_over_an_older_install_whose_version_table_is_gone(ho
     assert_confirm_verifies(host_db)
 
 
-@pytest.mark.parametrize("revision", ["0003", "0004"])
-def test_host_upgrade_repairs_what_was_dropped_below_an_older_install(host_db, revision):
-    """h2's upgrade_sync() where the sync was installed at an earlier revision whose lock table
-    and sync function were dropped since: the revisions after it would not bring them back."""
+# Damage below an older install that its later revisions would not undo.
+OLDER_INSTALL_DAMAGE = {
+    "intact": None,
+    "version table dropped": "DROP TABLE app.verify_triggers_version",
+    "lock table and sync function dropped": "DROP TABLE app.verify_triggers_lock;"
+                                            " DROP FUNCTION app.verify_triggers_sync(text[])",
+}
+
+
+@pytest.mark.parametrize("revision, damage", [
+    ("0002", "intact"),
+    *((revision, "version table dropped") for revision in ("0001", "0002", "0003", "0004")),
+    *((revision, "lock table and sync function dropped") for revision in ("0003", "0004")),
+])
+def test_host_upgrade_brings_an_older_install_to_head_whole(host_db, revision, damage):
+    """h2 written against this release, run where the sync was installed at an earlier revision
+    (by the CLI, or by an older release's upgrade_sync): the sync's revisions run on from
+    there. Also when the install was damaged since: a host migration dropped its version table
+    (the install is taken over), or its lock table and sync function (the revisions after it
+    would not bring them back)."""
     host_db.host_upgrade("h1")
     with host_db.connect() as conn:
         seed(conn)
         people = people_verifications(conn)
     assert host_db.verify_triggers("upgrade", revision).code == 0
-    with host_db.connect() as conn:
-        conn.execute("DROP TABLE app.verify_triggers_lock")
-        conn.execute("DROP FUNCTION app.verify_triggers_sync(text[])")
+    if OLDER_INSTALL_DAMAGE[damage]:
+        with host_db.connect() as conn:
+            conn.execute(OLDER_INSTALL_DAMAGE[damage])
 
     host_db.host_upgrade("head")
 
-    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
-    status = host_db.verify_triggers("status")
-    assert status.code == 0, status.out + status.err
-    with host_db.connect() as conn:
-        assert_rule(conn, people)
-    assert_confirm_verifies(host_db)
+    assert_whole_at_head(host_db, people)
 
 
 # --- `downgrade base` leaves nothing ----------------------------------------------------------
@@ -652,12 +633,7 @@ def test_offline_host_upgrade_script_brings_an_older_install_to_head(host_db, tm
     run_host_script(host_db, script)
 
     assert host_db.host_revision() == "h2"
-    assert host_db.verify_triggers("current").out.startswith("0005 (head)")
-    status = host_db.verify_triggers("status")
-    assert status.code == 0, status.out + status.err
-    with host_db.connect() as conn:
-        assert_rule(conn, people)
-    assert_confirm_verifies(host_db)
+    assert_whole_at_head(host_db, people)
 
 
 @pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005"])

@@ -52,6 +52,22 @@ DAMAGE = {
 }
 
 
+def assert_upgrade_repairs(capsys, database, expected) -> None:
+    """`upgrade` says it repairs, ends at head with exactly ``expected`` installed, status
+    is healthy, and a confirm verifies again."""
+    result, status = upgrade(capsys, database)
+    assert result.code == 0, result.out + result.err
+    assert REPAIRING in result.out
+    assert result.out.splitlines()[-1].endswith(f": at revision {HEAD} (head)")
+    assert status.code == 0, status.out
+    with database.connect() as conn:
+        assert sync_objects(conn) == expected
+        assert applied_versions(conn) == [HEAD]
+        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
+        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
+        assert_rule(conn)
+
+
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_upgrade_repairs_a_dropped_or_changed_object(installed, capsys, reference, damage):
     expected = reference()
@@ -61,17 +77,7 @@ def test_upgrade_repairs_a_dropped_or_changed_object(installed, capsys, referenc
         assert sync_objects(conn) != expected
     assert run(capsys, "--database-url", installed.url(), "status").code == 1
 
-    result, status = upgrade(capsys, installed)
-    assert result.code == 0, result.out + result.err
-    assert REPAIRING in result.out
-    assert result.out.splitlines()[-1].endswith(f": at revision {HEAD} (head)")
-    assert status.code == 0, status.out
-    with installed.connect() as conn:
-        assert sync_objects(conn) == expected
-        assert applied_versions(conn) == [HEAD]
-        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
-        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
-        assert_rule(conn)
+    assert_upgrade_repairs(capsys, installed, expected)
 
 
 EARLIER = ["0001", "0002", "0003", "0004"]
@@ -98,17 +104,7 @@ def test_upgrade_from_an_earlier_revision_repairs_what_was_damaged_before_it(
     seeded.upgrade(revision)
     with seeded.connect() as conn:
         conn.execute(DAMAGE_BEFORE_UPGRADE[damage])
-    result, status = upgrade(capsys, seeded)
-    assert result.code == 0, result.out + result.err
-    assert REPAIRING in result.out
-    assert result.out.splitlines()[-1].endswith(f": at revision {HEAD} (head)")
-    assert status.code == 0, status.out
-    with seeded.connect() as conn:
-        assert sync_objects(conn) == expected
-        assert applied_versions(conn) == [HEAD]
-        set_confirmed(conn, match_id(conn, "AUR516", "WANKE"), True)
-        assert sheet(conn, "AUR516", "WANKE")[:2] == (True, SYNC)
-        assert_rule(conn)
+    assert_upgrade_repairs(capsys, seeded, expected)
 
 
 @pytest.mark.parametrize("revision", EARLIER)
