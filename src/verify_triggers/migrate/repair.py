@@ -13,6 +13,7 @@ from alembic.util import msg
 from psycopg import sql
 
 from .. import catalog, resources, revisions
+from ..constants import HOST_TABLES
 from ..errors import UnhealthyInstall, VerifyTriggersError
 from ..status import INVALID, MISSING, OUTDATED, assess
 from .steps import Runner, drop_index, drop_indexes, install_head
@@ -179,7 +180,7 @@ def sweep(runner: Runner) -> None:
         return
     cat = read(runner.context.connection, runner.schema)
     statements = []
-    for (kind, name), row in sorted(cat.installed.items(), key=lambda item: _SWEEP_ORDER[item[0][0]]):
+    for (kind, name), row in sorted(cat.installed.items(), key=_sweep_order):
         if kind == "trigger":
             statements.append(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{}").format(
                 sql.Identifier(name), sql.Identifier(runner.schema), sql.Identifier(row["table_name"])))
@@ -202,8 +203,9 @@ def sweep_by_name(runner: Runner) -> None:
     revisions' own downgrades assume head's objects), then the version table. Triggers go
     first, under the DDL steps' lock_timeout, and the sync's indexes concurrently."""
     chain = revisions.chain()
+    # table by table in the order a confirm locks them (DROP TRIGGER locks ACCESS EXCLUSIVE)
     triggers = sorted({(o["name"], o["table"]) for rev in chain for o in rev.objects
-                       if o["kind"] == "trigger"})
+                       if o["kind"] == "trigger"}, key=lambda t: (_table_order(t[1]), t[0]))
     functions = sorted({o["name"] for rev in chain for o in rev.objects if o["kind"] == "function"})
     tables = sorted({o["name"] for rev in chain for o in rev.objects if o["kind"] == "table"})
     indexes = sorted({name for rev in chain for name in rev.own_indexes + rev.retired_indexes})
@@ -221,6 +223,16 @@ def sweep_by_name(runner: Runner) -> None:
 
 
 _SWEEP_ORDER = {"trigger": 0, "function": 1, "index": 2, "table": 3, "lookup": 4}
+
+
+def _table_order(table: str | None) -> int:
+    return HOST_TABLES.index(table) if table in HOST_TABLES else len(HOST_TABLES)
+
+
+def _sweep_order(item) -> tuple:
+    """Triggers first, table by table in the order a confirm locks them, then the rest."""
+    (kind, name), row = item
+    return _SWEEP_ORDER[kind], _table_order(row.get("table_name")) if kind == "trigger" else 0, name
 
 
 def is_head(destination) -> bool:
