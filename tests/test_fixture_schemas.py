@@ -50,3 +50,16 @@ def test_the_fixture_schema_has_every_index_the_application_declares(db):
 
 def test_the_lean_schema_has_only_the_indexes_the_sync_needs(lean_db):
     assert indexes(lean_db) == LEAN
+
+
+COLUMNS = """
+SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns AS c
+WHERE c.table_schema = 'app' ORDER BY 1, 2
+"""
+
+
+def test_the_lean_schema_has_the_same_tables_and_columns_as_the_applications(db, lean_db):
+    """Only the indexes differ: the benchmark loads the same rows into either
+    (benchmarks/run.py --schema-variant lean)."""
+    with db.connect() as app, lean_db.connect() as lean:
+        assert lean.execute(COLUMNS).fetchall() == app.execute(COLUMNS).fetchall()
