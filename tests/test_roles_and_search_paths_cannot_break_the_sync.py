@@ -182,3 +182,77 @@ def test_upgrade_by_a_role_that_does_not_own_the_tables_fails_in_one_line_and_in
             " UNION ALL SELECT proname FROM pg_catalog.pg_proc WHERE proname LIKE 'verify\\_triggers%'"
         ).fetchall()
         assert leftovers == [], leftovers
+
+
+# --- privileges handed out wholesale -------------------------------------------------------------
+
+FORGE_TOKEN = ("SELECT set_config('verify_triggers.syncing', md5((SELECT generation FROM"
+               " app.verify_triggers_lock WHERE bucket = -2)::text || ':' || pg_current_xact_id()::text),"
+               " true)")
+UNVERIFY = ("UPDATE app.product_supplier_sheets SET is_verified = false, verified_by = NULL,"
+            " verified_at = NULL WHERE sku = 'BMX136' AND supplier_name = 'XINRUI'")
+
+
+@pytest.fixture
+def wholesale_role(seeded):
+    """An application role given its rights the usual way: default privileges on the schema
+    (which the sync's objects, created later, inherit), then GRANT ... ON ALL TABLES."""
+    role = f"vt_wholesale_{os.getpid()}"
+    ident = sql.Identifier(role)
+    with seeded.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA app TO {}").format(ident))
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA app"
+                             " GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}").format(ident))
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT EXECUTE ON FUNCTIONS TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {}").format(ident))
+    yield role
+    with seeded.connect() as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+        conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+
+
+def _confirmed_row_stays_verified(seeded, role) -> None:
+    """As ``role``: the lock table's secret is out of reach, so no forged token lets a write that
+    contradicts the rule pass, and the row is put right in the same statement."""
+    with psycopg.connect(seeded.url(user=role), autocommit=False) as app:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute(FORGE_TOKEN)
+        app.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("DELETE FROM app.verify_triggers_lock WHERE bucket >= 0")
+        app.rollback()
+        app.execute(UNVERIFY)
+        app.commit()
+    with seeded.connect() as conn:
+        assert sheet(conn, "BMX136", "XINRUI")[:2] == (True, SYNC)
+        assert_rule(conn)
+
+
+def test_default_privileges_do_not_hand_an_application_role_the_syncs_own_objects(seeded, wholesale_role, capsys):
+    result = subprocess_run("--database-url", seeded.url(), "upgrade")
+    assert result.code == 0, result.out + result.err
+    assert f"revoked DELETE, INSERT, SELECT, UPDATE on verify_triggers_lock from {wholesale_role}" in (
+        result.out + result.err)
+    assert subprocess_run("--database-url", seeded.url(), "status").code == 0
+    _confirmed_row_stays_verified(seeded, wholesale_role)
+
+
+def test_privileges_granted_after_install_are_reported_then_revoked_by_upgrade(seeded, wholesale_role):
+    seeded.upgrade()
+    with seeded.connect() as conn:
+        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA app TO {}").format(sql.Identifier(wholesale_role)))
+        conn.execute(sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO {}").format(
+            sql.Identifier(wholesale_role)))
+    status = subprocess_run("--database-url", seeded.url(), "status", "--format", "json")
+    assert status.code == 1, status.out
+    [problem] = status.json()["problems"]
+    assert f"{wholesale_role} holds DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on verify_triggers_lock" in problem
+    assert f"{wholesale_role} holds EXECUTE on verify_triggers_sync_token()" in problem
+    assert problem.endswith("run verify-triggers upgrade (it revokes them)")
+    check = subprocess_run("--database-url", seeded.url(), "check")
+    assert check.code == 1 and "could forge the sync's token" in check.out
+
+    assert subprocess_run("--database-url", seeded.url(), "upgrade").code == 0
+    assert subprocess_run("--database-url", seeded.url(), "status").code == 0
+    _confirmed_row_stays_verified(seeded, wholesale_role)

@@ -32,6 +32,9 @@ class Catalog:
     basis: Revision | None = None  # the revision whose keys `installed` looked up
     # what starts sessions with session_replication_role = replica ("ALTER ROLE app", ...)
     replica_settings: list[str] = field(default_factory=list)
+    # privileges on the sync's own objects that let a non-owner get around it
+    # ({"object_name", "object_kind", "grantee" (None: PUBLIC), "privileges"})
+    exposed: list[dict] = field(default_factory=list)
 
     @property
     def has_sync_objects(self) -> bool:
@@ -65,6 +68,7 @@ def _read(fetch: Fetch, schema: str) -> Catalog:
         return Catalog(schema=schema, schema_exists=False)
     cat = Catalog(schema=schema, schema_exists=True, missing=missing)
     cat.replica_settings = [row["set_by"] for row in fetch(resources.query("replica_settings.sql", schema))]
+    cat.exposed = fetch(resources.query("exposed_privileges.sql", schema))
     present = fetch(resources.query("sync_tables.sql", schema))[0]
     cat.version_table = present["version_table"]
     if cat.version_table:

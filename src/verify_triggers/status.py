@@ -184,6 +184,7 @@ def assess(cat: Catalog) -> Status:
         result.problems.insert(0, f"revision {rev.revision} applied, head is {head.revision}: "
                                   "run verify-triggers upgrade")
     _replica_sessions(result, cat)
+    _exposed(result, cat)
     _collect_problems(result)
     result.objects.sort(key=lambda o: KIND_ORDER[o.kind])
     return result
@@ -280,6 +281,20 @@ def _judge_lookup(result: Status, cat: Catalog, index: str, table: str | None,
     else:
         state, detail, healthy = INSTALLED, "present", True
     result.objects.append(ObjectStatus("index", index, state, detail, healthy, table))
+
+
+def _exposed(result: Status, cat: Catalog) -> None:
+    """Privileges on the sync's own objects that a role with DML rights could use to get
+    around it (GRANT ... ON ALL TABLES IN SCHEMA, ALTER DEFAULT PRIVILEGES)."""
+    if not cat.exposed:
+        return
+    held = "; ".join(
+        f"{row['grantee'] or 'PUBLIC'} holds {row['privileges']} on {row['object_name']}"
+        + ("()" if row["object_kind"] == "function" else "") for row in cat.exposed)
+    result.problems.append(
+        f"{held}: a role with these could forge the sync's token, drop its bucket locks or "
+        "rewrite its record, and so write around it; run verify-triggers upgrade (it revokes "
+        "them)")
 
 
 def _replica_sessions(result: Status, cat: Catalog) -> None:

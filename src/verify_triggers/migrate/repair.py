@@ -66,7 +66,30 @@ def needs_changes(connection, schema: str, destination, removing: bool) -> bool:
     if removing:
         return cat.applied is not None or cat.has_sync_objects
     return not (is_head(destination) and cat.applied == revisions.head().revision
-                and not _broken(assess(cat)))
+                and not _broken(assess(cat)) and not cat.exposed)
+
+
+# What revoke_exposed takes back, by object: every privilege on the lock table, the writes on
+# the record (anyone may read it), EXECUTE on the token function.
+_REVOKE = {
+    "verify_triggers_lock": sql.SQL("REVOKE ALL ON TABLE {}.{} FROM {}"),
+    "verify_triggers_objects": sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON TABLE {}.{} FROM {}"),
+    "verify_triggers_sync_token": sql.SQL("REVOKE EXECUTE ON FUNCTION {}.{}() FROM {}"),
+}
+
+
+def revoke_exposed(runner: Runner) -> None:
+    """Take back the privileges on the sync's own objects that let a non-owner get around it
+    (status names them); granted later by GRANT ... ON ALL TABLES IN SCHEMA, or at install by
+    the schema's ALTER DEFAULT PRIVILEGES."""
+    if runner.offline:
+        return
+    for row in read(runner.context.connection, runner.schema).exposed:
+        grantee = sql.Identifier(row["grantee"]) if row["grantee"] else sql.SQL("PUBLIC")
+        runner._run(_REVOKE[row["object_name"]].format(
+            sql.Identifier(runner.schema), sql.Identifier(row["object_name"]), grantee).as_string(None))
+        msg(f"verify-triggers: revoked {row['privileges']} on {row['object_name']} from "
+            f"{row['grantee'] or 'PUBLIC'}")
 
 
 def needs_adoption(connection, schema: str) -> bool:
@@ -136,6 +159,7 @@ def ensure_healthy(runner: Runner, repaired: bool = False) -> None:
     enough."""
     if runner.offline:
         return
+    revoke_exposed(runner)
     status = assess(read(runner.context.connection, runner.schema))
     if _broken(status) and not repaired:
         repair(runner, status.problems)
