@@ -1,6 +1,7 @@
 -- verify-triggers CLI: privileges on the sync's own objects held by roles other than their
 -- owner, through which a role with DML rights only could forge the token that lets the sync's
--- own sheet writes pass unchecked (reading lock row -2, or calling the token function) or
+-- own sheet writes pass unchecked (reading lock row -2, or calling the token function, by a
+-- role that may also write the sheet rows: a read-only monitor cannot use the token), or
 -- drop the bucket rows that serialise it (writing the lock table), or rewrite the record
 -- status compares with. GRANT ... ON ALL TABLES IN SCHEMA and ALTER DEFAULT PRIVILEGES hand
 -- them out without anyone meaning to. One row per grantee and object; grantee NULL is PUBLIC.
@@ -24,7 +25,19 @@ FROM (
         n.nspname = {schema_name}
         AND a.grantee <> c.relowner
         AND (
-            c.relname = 'verify_triggers_lock'
+            -- writing the lock table drops or forges the locks; reading it gives the secret,
+            -- which matters to a role that can also write the sheet rows (or to PUBLIC)
+            (
+                c.relname = 'verify_triggers_lock'
+                AND (
+                    a.privilege_type <> 'SELECT'
+                    OR a.grantee = 0
+                    OR pg_catalog.has_table_privilege(
+                        a.grantee, c.relnamespace::regnamespace::text
+                        || '.product_supplier_sheets', 'INSERT, UPDATE'
+                    )
+                )
+            )
             OR (
                 c.relname = 'verify_triggers_objects'
                 AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
@@ -45,6 +58,13 @@ FROM (
         n.nspname = {schema_name}
         AND p.proname = 'verify_triggers_sync_token'
         AND a.grantee <> p.proowner
+        AND (
+            a.grantee = 0
+            OR pg_catalog.has_table_privilege(
+                a.grantee, p.pronamespace::regnamespace::text || '.product_supplier_sheets',
+                'INSERT, UPDATE'
+            )
+        )
 ) AS x
 LEFT JOIN pg_catalog.pg_roles AS r ON x.grantee = r.oid
 GROUP BY x.object_name, x.object_kind, r.rolname
