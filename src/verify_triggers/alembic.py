@@ -30,7 +30,7 @@ from psycopg import sql
 
 from . import resources, revisions
 from . import target as targets
-from .constants import HOST_TABLES, PREFIX, VERSION_TABLE
+from .constants import HOST_TABLES, PREFIX, VERSION_TABLE, lock_rank
 from .migrate import repair, steps
 from .migrate.steps import Runner
 
@@ -203,18 +203,17 @@ def triggers_lifted(tables: Iterable[str] = TABLES, schema: str | None = None, *
     # cannot deadlock with a writer that locked that one first.
     lock = sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE;").format(sql.SQL(", ").join(
         sql.SQL("{}.{}").format(sql.Identifier(runner.schema), sql.Identifier(table))
-        for table in sorted(tables, key=_lock_order))).as_string(None)
+        for table in sorted(tables, key=lock_rank))).as_string(None)
     if runner.offline:
         head = revisions.head()
         runner._emit("-- verify-triggers: the sync's triggers lifted for the statements below")
-        runner.ddl_text(lock + "\n" + _drop_triggers(
-            runner.schema, [(o["name"], o["table"]) for o in head.objects
-                            if o["kind"] == "trigger" and o["table"] in tables]))
+        runner.ddl_text(lock + "\n" + steps.drop_triggers(
+            runner.schema, [(name, table) for name, table in head.triggers if table in tables]))
         yield
         runner.ddl(resources.revision_path(head.revision, "triggers.sql"))
         return
     saved = runner.fetch(resources.query("triggers_on.sql", runner.schema, tables=list(tables)))
-    runner.ddl_text(lock + "\n" + _drop_triggers(
+    runner.ddl_text(lock + "\n" + steps.drop_triggers(
         runner.schema, [(t["name"], t["table_name"]) for t in saved]))
     yield
     if saved:
@@ -225,16 +224,6 @@ def triggers_lifted(tables: Iterable[str] = TABLES, schema: str | None = None, *
         rev = revisions.get(cat.applied) if cat.applied else None
         if rev is not None and rev.cut:
             runner.execute(resources.revision_path(rev.revision, "record.sql"))
-
-
-def _lock_order(table: str) -> int:
-    return TABLES.index(table) if table in TABLES else len(TABLES)
-
-
-def _drop_triggers(schema: str, triggers: list[tuple[str, str]]) -> str:
-    return "\n".join(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{};").format(
-        sql.Identifier(name), sql.Identifier(schema), sql.Identifier(table)).as_string(None)
-        for name, table in triggers)
 
 
 _MODES = {"D": "DISABLE TRIGGER", "R": "ENABLE REPLICA TRIGGER", "A": "ENABLE ALWAYS TRIGGER"}

@@ -18,6 +18,11 @@ BUCKETS = 1024
 # writes.
 HOST_TABLES = ("supplier_products", "products", "suppliers", "product_supplier_sheets")
 
+
+def lock_rank(table: str | None) -> int:
+    """Where ``table`` comes in a confirm's lock order (any other table after the four)."""
+    return HOST_TABLES.index(table) if table in HOST_TABLES else len(HOST_TABLES)
+
 # Every object the sync installs is named with this prefix.
 PREFIX = "verify_triggers_"
 

@@ -32,6 +32,11 @@ class Revision:
     cut: bool  # cut by scripts/cut_revision.py: carries a record of what it installed
 
     @property
+    def triggers(self) -> frozenset[tuple[str, str]]:
+        """(name, table) of each trigger it installs."""
+        return frozenset((o["name"], o["table"]) for o in self.objects if o["kind"] == "trigger")
+
+    @property
     def own_indexes(self) -> tuple[str, ...]:
         return self.indexes + tuple(lookup.index for lookup in self.lookups)
 

@@ -13,10 +13,10 @@ from alembic.util import msg
 from psycopg import sql
 
 from .. import catalog, resources, revisions
-from ..constants import HOST_TABLES
+from ..constants import lock_rank
 from ..errors import UnhealthyInstall, VerifyTriggersError
 from ..status import INVALID, MISSING, OUTDATED, assess
-from .steps import Runner, drop_index, drop_indexes, install_head
+from .steps import Runner, drop_index, drop_indexes, drop_triggers, install_head
 
 
 def _fetch(connection):
@@ -227,21 +227,18 @@ def sweep_by_name(runner: Runner) -> None:
     revisions' own downgrades assume head's objects), then the version table. Triggers go
     first, under the DDL steps' lock_timeout, and the sync's indexes concurrently."""
     chain = revisions.chain()
-    # table by table in the order a confirm locks them (DROP TRIGGER locks ACCESS EXCLUSIVE)
-    triggers = sorted({(o["name"], o["table"]) for rev in chain for o in rev.objects
-                       if o["kind"] == "trigger"}, key=lambda t: (_table_order(t[1]), t[0]))
     functions = sorted({o["name"] for rev in chain for o in rev.objects if o["kind"] == "function"})
     tables = sorted({o["name"] for rev in chain for o in rev.objects if o["kind"] == "table"})
     indexes = sorted({name for rev in chain for name in rev.own_indexes + rev.retired_indexes})
     schema = sql.Identifier(runner.schema)
-    statements = [sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{};").format(
-        sql.Identifier(name), schema, sql.Identifier(table)) for name, table in triggers]
     # by name alone: the sync's function names are not overloaded
-    statements += [sql.SQL("DROP FUNCTION IF EXISTS {}.{} CASCADE;").format(
+    statements = [sql.SQL("DROP FUNCTION IF EXISTS {}.{} CASCADE;").format(
         schema, sql.Identifier(name)) for name in functions]
     statements += [sql.SQL("DROP TABLE IF EXISTS {}.{};").format(schema, sql.Identifier(name))
                    for name in tables]
-    runner.ddl_text("\n".join(s.as_string(None) for s in statements), "the sync's objects")
+    triggers = drop_triggers(runner.schema, set().union(*(rev.triggers for rev in chain)))
+    runner.ddl_text("\n".join([triggers, *(s.as_string(None) for s in statements)]),
+                    "the sync's objects")
     drop_index(runner, *indexes)
     sweep(runner)
 
@@ -249,14 +246,10 @@ def sweep_by_name(runner: Runner) -> None:
 _SWEEP_ORDER = {"trigger": 0, "function": 1, "index": 2, "table": 3, "lookup": 4}
 
 
-def _table_order(table: str | None) -> int:
-    return HOST_TABLES.index(table) if table in HOST_TABLES else len(HOST_TABLES)
-
-
 def _sweep_order(item) -> tuple:
     """Triggers first, table by table in the order a confirm locks them, then the rest."""
     (kind, name), row = item
-    return _SWEEP_ORDER[kind], _table_order(row.get("table_name")) if kind == "trigger" else 0, name
+    return _SWEEP_ORDER[kind], lock_rank(row.get("table_name")) if kind == "trigger" else 0, name
 
 
 def is_head(destination) -> bool:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .. import resources, revisions
 from ..catalog import lookup_values
-from ..constants import HOST_TABLES
+from ..constants import HOST_TABLES, lock_rank
 from ..errors import VerifyTriggersError
 from ..revisions import Revision
 from ..target import Target
@@ -283,9 +283,15 @@ def _lock_in_a_confirms_order(schema: str, tables: tuple[str, ...], timeout: str
 
 def _dropped_trigger_tables(before: Revision, after: Revision) -> tuple[str, ...]:
     """The host tables on which a trigger of ``before`` is not one of ``after``'s."""
-    def triggers(rev: Revision) -> set[tuple[str, str]]:
-        return {(o["name"], o["table"]) for o in rev.objects if o["kind"] == "trigger"}
-    return tuple({table for _, table in triggers(before) - triggers(after)})
+    return tuple({table for _, table in before.triggers - after.triggers})
+
+
+def drop_triggers(schema: str, triggers) -> str:
+    """DROP TRIGGER IF EXISTS for each (name, table), table by table in the order a confirm
+    locks them (DROP TRIGGER locks its table ACCESS EXCLUSIVE)."""
+    return "\n".join(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{};").format(
+        sql.Identifier(name), sql.Identifier(schema), sql.Identifier(table)).as_string(None)
+        for name, table in sorted(triggers, key=lambda t: (lock_rank(t[1]), t[0])))
 
 
 def _without_concurrently(text: str) -> str:
@@ -394,8 +400,7 @@ def install_head(runner: Runner, *, reconcile: bool = True) -> None:
     # locked first, in a confirm's order (online; offline there is no catalog to ask)
     retiring = () if runner.offline else tuple({
         row["table_name"] for (kind, name), row in runner.installed().items()
-        if kind == "trigger" and (name, row["table_name"]) not in {
-            (o["name"], o["table"]) for o in head.objects if o["kind"] == "trigger"}})
+        if kind == "trigger" and (name, row["table_name"]) not in head.triggers})
     path = functools.partial(resources.revision_path, head.revision)
     runner.ddl_text("\n".join([
         runner.render(path("objects.sql")).strip(),
@@ -412,16 +417,10 @@ def install_head(runner: Runner, *, reconcile: bool = True) -> None:
 
 
 def retired_triggers(schema: str, rev: Revision) -> str:
-    """Drops of the triggers earlier revisions installed and ``rev`` does not define, table by
-    table in the order a confirm locks them (DROP TRIGGER locks its table ACCESS EXCLUSIVE)."""
-    defined = {(o["name"], o["table"]) for o in rev.objects if o["kind"] == "trigger"}
-    retired = sorted({(o["name"], o["table"]) for earlier in revisions.chain()
-                      if earlier.revision < rev.revision
-                      for o in earlier.objects if o["kind"] == "trigger"} - defined,
-                     key=lambda trigger: (HOST_TABLES.index(trigger[1]), trigger[0]))
-    return "\n".join(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}.{};").format(
-        sql.Identifier(name), sql.Identifier(schema), sql.Identifier(table)).as_string(None)
-        for name, table in retired)
+    """Drops of the triggers earlier revisions installed and ``rev`` does not define."""
+    return drop_triggers(schema, set().union(*(
+        earlier.triggers for earlier in revisions.chain() if earlier.revision < rev.revision))
+        - rev.triggers)
 
 
 def run_reconcile(runner: Runner, rev: Revision | None = None, path: Path | None = None) -> None:
