@@ -143,19 +143,26 @@ def test_every_sync_function_pins_its_search_path(conn):
 # --- the migration's own privileges ----------------------------------------------------------
 
 
+def _login_role(database, prefix: str, *grants: str):
+    """A login role given ``grants`` (statements with {} for the role), dropped afterwards with
+    everything granted to it."""
+    role = f"{prefix}_{os.getpid()}"
+    ident = sql.Identifier(role)
+    with database.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+        for grant in grants:
+            conn.execute(sql.SQL(grant).format(ident))
+    yield role
+    with database.connect() as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+        conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+
+
 @pytest.fixture
 def migration_role(seeded):
     """A role that may create in the schema but owns none of the four tables."""
-    role = f"vt_deployer_{os.getpid()}"
-    ident = sql.Identifier(role)
-    with seeded.connect() as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
-        conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA app TO {}").format(ident))
-        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {}").format(ident))
-    yield role
-    with seeded.connect() as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
-        conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+    yield from _login_role(seeded, "vt_deployer", "GRANT USAGE, CREATE ON SCHEMA app TO {}",
+                           "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {}")
 
 
 def test_upgrade_by_a_role_that_does_not_own_the_tables_fails_in_one_line_and_installs_nothing(
@@ -198,19 +205,11 @@ UNVERIFY = ("UPDATE app.product_supplier_sheets SET is_verified = false, verifie
 def wholesale_role(seeded):
     """An application role given its rights the usual way: default privileges on the schema
     (which the sync's objects, created later, inherit), then GRANT ... ON ALL TABLES."""
-    role = f"vt_wholesale_{os.getpid()}"
-    ident = sql.Identifier(role)
-    with seeded.connect() as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA app TO {}").format(ident))
-        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA app"
-                             " GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}").format(ident))
-        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT EXECUTE ON FUNCTIONS TO {}").format(ident))
-        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {}").format(ident))
-    yield role
-    with seeded.connect() as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
-        conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+    yield from _login_role(
+        seeded, "vt_wholesale", "GRANT USAGE ON SCHEMA app TO {}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT EXECUTE ON FUNCTIONS TO {}",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {}")
 
 
 def _confirmed_row_stays_verified(seeded, role) -> None:
