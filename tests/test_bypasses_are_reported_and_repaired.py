@@ -8,6 +8,7 @@ exits 0), and after the round trip the triggers still work. pg_dump and pg_resto
 those of the server's major version.
 """
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from clirun import subprocess_run
 from helpers import SYNC, match_id
 from rule import assert_rule, drift, people_verifications, sheet
 from verify_triggers import revisions
@@ -226,3 +228,69 @@ def test_a_full_dump_and_restore_round_trip_keeps_the_triggers_working(installed
         assert sheet(conn, "BMX136", "XINRUI") == (False, None, None)
         assert_rule(conn, people)
     assert restored.cli(capsys, "current").out.strip() == f"{revisions.head().revision} (head)"
+
+
+def _bucket_locked_by_a_confirm(database) -> bool:
+    """Whether a confirm of AUR516/WANKE, left uncommitted, holds its pair's bucket row."""
+    with database.connect() as writer, database.connect() as other:
+        writer.execute("BEGIN")
+        confirm_aur516_wanke(writer)
+        other.execute("SET lock_timeout = '100ms'")
+        try:
+            rows = other.execute(
+                "SELECT 1 FROM app.verify_triggers_lock"
+                " WHERE bucket = app.verify_triggers_bucket('AUR516', 'WANKE') FOR UPDATE").fetchall()
+        except psycopg.errors.LockNotAvailable:
+            return True
+        finally:
+            writer.execute("ROLLBACK")
+        assert rows == [], "the bucket row is there but a confirm did not lock it"
+        return False
+
+
+def test_a_truncated_lock_table_is_reported_by_status_and_check_and_repaired_by_upgrade(installed, capsys):
+    """An owner's TRUNCATE of the lock table leaves every trigger in place and every definition
+    current, but a write whose bucket row is gone takes no lock: status and check say so."""
+    assert _bucket_locked_by_a_confirm(installed)
+    with installed.connect() as conn:
+        conn.execute("TRUNCATE app.verify_triggers_lock")
+    assert not _bucket_locked_by_a_confirm(installed)
+
+    status = installed.cli(capsys, "status", "--format", "json")
+    assert status.code == 1, status.out
+    [lock] = [o for o in status.json()["objects"] if o["name"] == "verify_triggers_lock"]
+    assert lock["state"] == "INCOMPLETE" and not lock["healthy"]
+    assert lock["detail"].startswith("1026 of its rows are gone (bucket -2, -1, 0, 1, 2 and 1021 more)")
+    assert status.json()["problems"] == ["1 incomplete: verify_triggers_lock"]
+    check = installed.cli(capsys, "check")
+    assert check.code == 1 and "verify_triggers_lock" in check.out, check.out
+
+    upgrade = installed.cli(capsys, "upgrade")
+    assert upgrade.code == 0, upgrade.out
+    assert "repairing it" in upgrade.out + upgrade.err
+    with installed.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM app.verify_triggers_lock").fetchone()[0] == 1026
+    assert installed.cli(capsys, "status").code == 0
+    assert _bucket_locked_by_a_confirm(installed)
+
+
+def test_deleted_bucket_rows_are_named(installed, capsys):
+    with installed.connect() as conn:
+        bucket = conn.execute("SELECT app.verify_triggers_bucket('AUR516', 'WANKE')").fetchone()[0]
+        conn.execute("DELETE FROM app.verify_triggers_lock WHERE bucket = %s", (bucket,))
+    status = installed.cli(capsys, "status", "--format", "json")
+    assert status.code == 1, status.out
+    [lock] = [o for o in status.json()["objects"] if o["name"] == "verify_triggers_lock"]
+    assert lock["detail"].startswith(f"1 of its rows are gone (bucket {bucket}): writes in those buckets take no lock")
+
+
+def test_a_role_that_may_not_read_the_lock_table_gets_a_status_that_says_its_rows_went_unchecked(
+        installed, app_role, capsys):
+    with installed.connect() as admin:
+        admin.execute(sql.SQL("GRANT SELECT ON app.verify_triggers_version TO {}").format(sql.Identifier(app_role)))
+        admin.execute("DELETE FROM app.verify_triggers_lock WHERE bucket = 7")
+    status = subprocess_run("--database-url", installed.url(user=app_role), "status", "--format", "json")
+    assert status.code == 0, status.out + status.err
+    [lock] = [o for o in json.loads(status.out)["objects"] if o["name"] == "verify_triggers_lock"]
+    assert lock["state"] == "INSTALLED"
+    assert lock["detail"] == "current; its rows not checked (this role may not read them)"

@@ -1,9 +1,19 @@
 -- verify-triggers CLI: does the schema hold the sync's version table and its record of
--- installed objects?
+-- installed objects, and may the reading role read the lock table's rows (its owner may; a
+-- monitor usually may not, and then they go unchecked)?
 SELECT
     pg_catalog.to_regclass(
         pg_catalog.quote_ident({schema_name}) || '.verify_triggers_version'
     ) IS NOT NULL AS version_table,
     pg_catalog.to_regclass(
         pg_catalog.quote_ident({schema_name}) || '.verify_triggers_objects'
-    ) IS NOT NULL AS record_table;
+    ) IS NOT NULL AS record_table,
+    coalesce(
+        pg_catalog.has_table_privilege(
+            pg_catalog.to_regclass(
+                pg_catalog.quote_ident({schema_name}) || '.verify_triggers_lock'
+            ),
+            'SELECT'
+        ),
+        FALSE
+    ) AS lock_rows_readable;

@@ -35,6 +35,9 @@ class Catalog:
     # privileges on the sync's own objects that let a non-owner get around it
     # ({"object_name", "object_kind", "grantee" (None: PUBLIC), "privileges"})
     exposed: list[dict] = field(default_factory=list)
+    # the lock table's rows that are gone (its owner's TRUNCATE or DELETE); None: not checked,
+    # since the reading role may not read them (only the owner may, by default)
+    missing_lock_rows: list[int] | None = None
 
     @property
     def has_sync_objects(self) -> bool:
@@ -80,6 +83,11 @@ def _read(fetch: Fetch, schema: str) -> Catalog:
     cat.basis = (revisions.get(cat.applied) if cat.applied else None) or revisions.head()
     cat.installed = {(row["kind"], row["name"]): row for row in fetch(resources.query(
         "installed_objects.sql", schema, **lookup_values(cat.basis.lookups)))}
+    if present["lock_rows_readable"]:
+        # row -2, the token's secret, came with revision 0003, the first cut one
+        first_row = -2 if cat.basis.cut else -1
+        cat.missing_lock_rows = [row["bucket"] for row in fetch(resources.query(
+            "missing_lock_rows.sql", schema, first_row=first_row))]
     return cat
 
 

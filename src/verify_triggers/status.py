@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import revisions
 from .catalog import Catalog, read_from
-from .constants import HOST_TABLES
+from .constants import HOST_TABLES, PREFIX
 from .errors import VerifyTriggersError
 
 INSTALLED = "INSTALLED"
@@ -23,12 +23,15 @@ ALWAYS = "ALWAYS"
 OUTDATED = "OUTDATED"
 MISSING = "MISSING"
 INVALID = "INVALID"
+# The lock table with rows gone: writes in those buckets take no lock.
+INCOMPLETE = "INCOMPLETE"
 EXTRA = "EXTRA"
 # A key the sync looks up whose index it did not build, because the host's own serves the key:
 # healthy, and not INSTALLED, since no index of the sync's exists.
 SERVED = "SERVED"
 STANDS_IN = "not built: "
 REPAIR = "run verify-triggers upgrade (it repairs the install)"
+LOCK_TABLE = f"{PREFIX}lock"
 
 # pg_trigger.tgenabled -> (state, what it means, healthy)
 TRIGGER_MODES = {
@@ -241,6 +244,8 @@ def _judge(result: Status, cat: Catalog, rev, recorded) -> set[tuple[str, str]]:
                                                 f"installed ({detail}): {fix}"), False
         elif recorded is None and rev.cut is False and kind in ("function", "trigger", "table"):
             detail = f"{detail}; no fingerprint recorded (revision {rev.revision} predates them)"
+        if kind == "table" and name == LOCK_TABLE and healthy:
+            state, detail, healthy = _lock_rows(cat, state, detail, fix)
         result.objects.append(ObjectStatus(kind, short, state, detail, healthy,
                                            table or found.get("table_name"), args))
     return seen
@@ -281,6 +286,19 @@ def _judge_lookup(result: Status, cat: Catalog, index: str, table: str | None,
     else:
         state, detail, healthy = INSTALLED, "present", True
     result.objects.append(ObjectStatus("index", index, state, detail, healthy, table))
+
+
+def _lock_rows(cat: Catalog, state: str, detail: str, fix: str) -> tuple[str, str, bool]:
+    """The lock table is only as good as its rows: a write whose bucket row is gone (the
+    owner's TRUNCATE or DELETE) takes no lock, and two writers of one pair can drift."""
+    gone = cat.missing_lock_rows
+    if gone is None:
+        return state, f"{detail}; its rows not checked (this role may not read them)", True
+    if not gone:
+        return state, detail, True
+    shown = ", ".join(map(str, gone[:5])) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    return INCOMPLETE, (f"{len(gone)} of its rows are gone (bucket {shown}): writes in those "
+                        f"buckets take no lock, so concurrent writers of a pair can drift: {fix}"), False
 
 
 def _exposed(result: Status, cat: Catalog) -> None:

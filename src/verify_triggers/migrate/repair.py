@@ -15,7 +15,7 @@ from psycopg import sql
 from .. import catalog, resources, revisions
 from ..constants import lock_rank
 from ..errors import UnhealthyInstall, VerifyTriggersError
-from ..status import INVALID, MISSING, OUTDATED, assess
+from ..status import INCOMPLETE, INVALID, MISSING, OUTDATED, assess
 from .steps import Runner, drop_index, drop_indexes, drop_triggers, install_head
 
 
@@ -179,9 +179,9 @@ def ensure_healthy(runner: Runner, repaired: bool = False) -> None:
 
 
 def _broken(status) -> bool:
-    """What a reinstall of head puts right: objects missing, changed or half-built, or a lost
-    record."""
-    return (any(o.state in (MISSING, OUTDATED, INVALID) for o in status.objects)
+    """What a reinstall of head puts right: objects missing, changed or half-built, the lock
+    table's rows, or a lost record."""
+    return (any(o.state in (MISSING, OUTDATED, INVALID, INCOMPLETE) for o in status.objects)
             or any("verify_triggers_objects" in p for p in status.problems))
 
 
