@@ -36,6 +36,29 @@ def test_history_prints_what_alembic_history_prints(capsys):
     assert result.out.splitlines() == _alembic_history()
 
 
+def test_history_format_json_carries_what_the_table_prints(capsys):
+    result = run(capsys, "history", "--format", "json")
+    assert (result.code, result.err) == (0, "")
+    data = result.json()
+    assert data["head"] == HEAD
+    assert [f"{r['previous'] or '<base>'} -> {r['revision']}{' (head)' if r['head'] else ''}, "
+            f"{r['description']}" for r in data["revisions"]] == _alembic_history()
+
+
+def test_current_format_json_carries_the_applied_revision_and_the_head(installed, capsys):
+    result = run(capsys, "--database-url", installed.url(), "current", "--format", "json")
+    assert (result.code, result.err) == (0, "")
+    assert result.json() == {"schema": "app", "applied": HEAD, "head": HEAD, "at_head": True}
+    table = run(capsys, "--database-url", installed.url(), "current", "--format", "table")
+    assert table.out.strip() == f"{HEAD} (head)"
+
+
+def test_current_format_json_before_an_install_says_nothing_is_applied(seeded, capsys):
+    result = run(capsys, "--database-url", seeded.url(), "current", "--format", "json")
+    assert (result.code, result.err) == (0, "")
+    assert result.json() == {"schema": "app", "applied": None, "head": HEAD, "at_head": False}
+
+
 def test_history_returns_the_revisions_newest_first():
     history = commands.history(commands.make_config(targets.resolve(None, need_url=False)))
     data = history.to_dict()

@@ -152,9 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_downgrade)
 
     p = command("current", "the revision applied to the database")
+    fmt(p)
     p.set_defaults(handler=_current)
 
     p = command("history", "the revisions this release ships")
+    fmt(p)
     p.set_defaults(handler=_history)
 
     p = command("demo", "try it on a throwaway PostgreSQL (needs the 'demo' extra)",
@@ -321,14 +323,21 @@ def _current(args) -> int:
     target = _target(args)
     with connect(target) as conn:
         current = history.current(conn, target.schema)
-    _out(report.current_lines(current))
+    if args.format == "json":
+        _out(report.to_json(current.to_dict()))
+    else:
+        _out(report.current_lines(current))
     return 0
 
 
 def _history(args) -> int:
     from . import history, report
 
-    _out(report.history_lines(history.history()))  # needs no database: no target resolved
+    shipped = history.history()  # needs no database: no target resolved
+    if args.format == "json":
+        _out(report.to_json(shipped.to_dict()))
+    else:
+        _out(report.history_lines(shipped))
     return 0
 
 
