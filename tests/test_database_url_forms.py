@@ -7,9 +7,10 @@ database actually used, never the password."""
 import socket
 from urllib.parse import quote
 
+import psycopg
 import pytest
 
-from clirun import alembic, applied_versions, assert_one_line_error, clean_env, run, subprocess_run
+from clirun import alembic, alembic_env, applied_versions, assert_one_line_error, clean_env, run, subprocess_run
 from verify_triggers.errors import VerifyTriggersError
 from verify_triggers.target import parse_url
 
@@ -73,7 +74,16 @@ def test_the_libpq_environment_fills_in_what_the_url_leaves_out():
     env = {"PGHOST": "10.0.0.7", "PGPORT": "6543", "PGUSER": "ops", "PGDATABASE": "shop"}
     assert parse_url("postgresql://", env).display == "ops@10.0.0.7:6543/shop"
     # without PGDATABASE the database is named after the user, as libpq does
-    assert parse_url("postgresql://", {"PGUSER": "ops"}).display == "ops@localhost:5432/ops"
+    assert parse_url("postgresql://", {"PGUSER": "ops"}).display == "ops@[local]:5432/ops"
+
+
+def test_no_host_at_all_reads_as_libpqs_default_socket_not_localhost():
+    parsed = parse_url("postgresql://app@/shop", NO_ENV)
+    assert parsed.display == "app@[local]:5432/shop"  # psql's name for it
+    assert parsed.conninfo == "postgresql://app@/shop"  # still libpq's default: no host added
+    assert parsed.connected_display("/var/run/postgresql") == "app@/var/run/postgresql:5432/shop"
+    # a host that was given is shown as given, whatever libpq reports once connected
+    assert parse_url("postgresql://app@db1/shop", NO_ENV).connected_display("10.0.0.5") == "app@db1:5432/shop"
 
 
 def test_a_driver_urls_own_options_are_left_out_of_the_connection():
@@ -135,6 +145,30 @@ def test_a_connection_failure_names_the_host_the_query_gave():
     result = subprocess_run("--database-url", f"postgresql+psycopg:///shop?host=127.0.0.1&port={port}"
                             "&user=app", "check", env=clean_env())
     assert_one_line_error(result, 2, f"cannot connect to app@127.0.0.1:{port}/shop", "connection refused")
+
+
+def test_a_connection_failure_on_the_default_socket_does_not_say_localhost():
+    port = _free_port()
+    result = subprocess_run("--database-url", f"postgresql://app@/shop?port={port}", "check",
+                            env=alembic_env())  # no PG* variables: no host from PGHOST either
+    assert_one_line_error(result, 2, f"cannot connect to app@[local]:{port}/shop: ")
+    assert "localhost" not in result.err
+
+
+def test_with_no_host_the_output_names_the_socket_directory_libpq_connected_to(seeded, capsys):
+    server = seeded.server
+    try:  # the server under test, reached through libpq's default socket
+        with psycopg.connect(port=server.port, user=server.user, dbname=seeded.name) as conn:
+            directory = conn.info.host
+    except psycopg.OperationalError:
+        pytest.skip("the test server does not listen on libpq's default socket")
+    url = f"postgresql://{server.user}@/{seeded.name}?port={server.port}"
+    shown = f"on {server.user}@{directory}:{server.port}/{seeded.name}"
+    for verb in (["upgrade"], ["status"], ["check"], ["sync", "--dry-run"]):
+        result = run(capsys, "--database-url", url, *verb)
+        assert result.code == 0, (verb, result.out, result.err)
+        assert shown in result.out, (verb, result.out)
+        assert "localhost" not in result.out
 
 
 @pytest.mark.parametrize("form", ["empty_authority_psycopg", "asyncpg_with_dialect_options"])

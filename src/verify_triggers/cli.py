@@ -213,10 +213,11 @@ def _status(args) -> int:
     target = _target(args)
     with connect(target) as conn:
         st = status.status(conn, target.schema)
+        shown = target.connected_display(conn.info.host)
     if args.format == "json":
         _out(report.to_json(st.to_dict()))
     else:
-        _out(report.status_lines(st, target.display))
+        _out(report.status_lines(st, shown))
     if not st.installed or st.missing:
         _err(st.problems[0] if st.missing else st.summary)
     return 0 if st.healthy else 1
@@ -229,10 +230,11 @@ def _check(args) -> int:
     target = _target(args)
     with connect(target) as conn:
         result = check.check(conn, target.schema, args.skus, args.limit)
+        shown = target.connected_display(conn.info.host)
     if args.format == "json":
         _out(report.to_json(result.to_dict()))
     else:
-        _out(report.check_lines(result, target.display))
+        _out(report.check_lines(result, shown))
     if result.triggers.missing:
         _err(result.triggers.problems[0])
     elif not result.triggers.installed:
@@ -256,10 +258,11 @@ def _sync(args) -> int:
     with connect(target) as conn:
         result = sync.sync(conn, target.schema, args.skus, dry_run=args.dry_run,
                            limit=args.limit, adopt=args.adopt)
+        shown = target.connected_display(conn.info.host)
     if args.format == "json":
         _out(report.to_json(result.to_dict()))
     else:
-        _out(report.sync_lines(result, target.display))
+        _out(report.sync_lines(result, shown))
     _warn_unknown_skus(result.unknown_skus, target.schema)
     return 0
 
@@ -284,14 +287,15 @@ def _migrate(args, fn, revision: str) -> int:
             fn(config, revision)
             applied = repair.read(connection, target.schema).applied
             connection.rollback()
+            where = target.connected_where(raw.info.host)
     finally:
         engine.dispose()
         raw.close()
     head = commands.script().get_current_head()
     if applied is None:
-        _out(f"{target.where}: no revision applied (verify-triggers is not installed)")
+        _out(f"{where}: no revision applied (verify-triggers is not installed)")
     else:
-        _out(f"{target.where}: at revision {applied}{' (head)' if applied == head else ''}")
+        _out(f"{where}: at revision {applied}{' (head)' if applied == head else ''}")
     return 0
 
 

@@ -27,6 +27,10 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
 # asyncpg's spelling of libpq's parameters, as found in applications' URLs
 _ASYNCPG_PARAMETERS = {"ssl": "sslmode"}
 
+# What libpq connects to when no host is given at all: its default Unix socket, in a directory
+# compiled into it (psql and the server's log call it [local]); on Windows, localhost.
+DEFAULT_HOST_DISPLAY = "localhost" if os.name == "nt" else "[local]"
+
 
 @dataclass(frozen=True)
 class DatabaseURL:
@@ -35,7 +39,8 @@ class DatabaseURL:
 
     conninfo: str
     user: str | None
-    servers: tuple[tuple[str, str], ...]  # (host, port) in libpq's order of trying them
+    # (host, port) in libpq's order of trying them; host "" for libpq's default socket
+    servers: tuple[tuple[str, str], ...]
     dbname: str
 
     @property
@@ -48,9 +53,24 @@ class DatabaseURL:
 
     @property
     def display(self) -> str:
-        """``user@host:port/dbname``; ``host:port,host:port`` for a list of hosts."""
-        servers = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.servers)
-        return f"{self.user + '@' if self.user else ''}{servers}/{self.dbname}"
+        """``user@host:port/dbname``; ``host:port,host:port`` for a list of hosts;
+        ``[local]`` for libpq's default socket, whose directory only a connection tells
+        (:meth:`connected_display`)."""
+        return self._display(self.servers)
+
+    def connected_display(self, host: str | None) -> str:
+        """The display once connected, ``host`` being the one libpq reports (psycopg's
+        ``conn.info.host``): with no host given, the default socket's directory."""
+        if len(self.servers) == 1 and not self.host and host:
+            return self._display(((host, self.port),))
+        return self.display
+
+    def _display(self, servers) -> str:
+        shown = []
+        for host, port in servers:
+            host = host or DEFAULT_HOST_DISPLAY
+            shown.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+        return f"{self.user + '@' if self.user else ''}{','.join(shown)}/{self.dbname}"
 
 
 @dataclass(frozen=True)
@@ -68,7 +88,14 @@ class Target:
 
     @property
     def where(self) -> str:
-        return f"schema {self.schema} on {self.display}"
+        return self.connected_where(None)
+
+    def connected_display(self, host: str | None) -> str:
+        """:attr:`display` once connected to ``host`` (:meth:`DatabaseURL.connected_display`)."""
+        return self.url.connected_display(host) if self.url else self.display
+
+    def connected_where(self, host: str | None) -> str:
+        return f"schema {self.schema} on {self.connected_display(host)}"
 
 
 def parse_url(url: str, environ=os.environ) -> DatabaseURL:
@@ -134,7 +161,7 @@ def parse_url(url: str, environ=os.environ) -> DatabaseURL:
     return DatabaseURL(
         conninfo=conninfo,
         user=user,
-        servers=tuple((host or "localhost", port or default_port) for host, port in hosts),
+        servers=tuple((host, port or default_port) for host, port in hosts),
         dbname=dbname,
     )
 
