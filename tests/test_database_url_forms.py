@@ -151,7 +151,8 @@ def test_a_connection_failure_on_the_default_socket_does_not_say_localhost():
     port = _free_port()
     result = subprocess_run("--database-url", f"postgresql://app@/shop?port={port}", "check",
                             env=alembic_env())  # no PG* variables: no host from PGHOST either
-    assert_one_line_error(result, 2, f"cannot connect to app@[local]:{port}/shop: ")
+    assert_one_line_error(result, 2, f"cannot connect to app@[local]:{port}/shop: no server socket at ",
+                          f"/.s.PGSQL.{port} (is the server running on this machine?)")
     assert "localhost" not in result.err
 
 

@@ -21,6 +21,8 @@ _AUTH_REFUSED = re.compile(
     r"permission denied for database",
     re.IGNORECASE,
 )
+# libpq's "connection to server on socket "/path/.s.PGSQL.5432" failed: ..."
+_SOCKET = re.compile(r'on socket "([^"]+)"')
 
 
 def connect(target: Target, *, autocommit: bool = True) -> psycopg.Connection:
@@ -45,6 +47,7 @@ def connection_error_line(exc: Exception, where: str) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     reason = first.removeprefix("connection failed: ")
+    socket = _SOCKET.search(reason)
     if " failed: " in reason:
         reason = reason.rsplit(" failed: ", 1)[1]
     reason = re.sub(r"^(FATAL|ERROR):\s+", "", reason).strip()
@@ -52,6 +55,9 @@ def connection_error_line(exc: Exception, where: str) -> str:
         return f"the server refused authentication for {where}: {reason}"
     if reason.lower() == "connection refused":
         reason = "connection refused (is the server running and accepting connections there?)"
+    elif socket and reason.lower() == "no such file or directory":
+        # the socket libpq tried, which the display cannot name before a connection
+        reason = f"no server socket at {socket.group(1)} (is the server running on this machine?)"
     return f"cannot connect to {where}: {reason}"
 
 
