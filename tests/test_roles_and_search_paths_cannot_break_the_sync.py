@@ -260,3 +260,23 @@ def test_privileges_granted_after_install_are_reported_then_revoked_by_upgrade(s
     assert subprocess_run("--database-url", seeded.url(), "upgrade").code == 0
     assert subprocess_run("--database-url", seeded.url(), "status").code == 0
     _confirmed_row_stays_verified(seeded, wholesale_role)
+
+
+def test_the_revokes_status_names_for_an_offline_deploy_take_the_privileges_back(seeded, wholesale_role):
+    """An offline deploy's script cannot ask the catalog who holds what: status's note gives
+    the statements, and running them by hand is enough."""
+    seeded.upgrade()
+    with seeded.connect() as conn:
+        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA app TO {}").format(sql.Identifier(wholesale_role)))
+        conn.execute(sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO {}").format(
+            sql.Identifier(wholesale_role)))
+    status = subprocess_run("--database-url", seeded.url(), "status", "--format", "json")
+    assert status.code == 1, status.out
+    [note] = [n for n in status.json()["notes"] if n.startswith("to revoke them by hand")]
+    statements = note.split(": ", 1)[1]
+    assert f'REVOKE ALL ON TABLE "app"."verify_triggers_lock" FROM "{wholesale_role}";' in statements
+    assert f'REVOKE EXECUTE ON FUNCTION "app"."verify_triggers_sync_token"() FROM "{wholesale_role}";' in statements
+    with seeded.connect() as conn:
+        conn.execute(statements)
+    assert subprocess_run("--database-url", seeded.url(), "status").code == 0
+    _confirmed_row_stays_verified(seeded, wholesale_role)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from psycopg import sql
+
 from . import revisions
 from .catalog import Catalog, read_from
 from .constants import HOST_TABLES, PREFIX
@@ -313,6 +315,25 @@ def _exposed(result: Status, cat: Catalog) -> None:
         f"{held}: a role with these could forge the sync's token, drop its bucket locks or "
         "rewrite its record, and so write around it; run verify-triggers upgrade (it revokes "
         "them)")
+    # an offline deploy's script cannot know who holds what: the statements, for its DBA
+    result.notes.append("to revoke them by hand (an offline deploy): " + " ".join(
+        revoke_statement(cat.schema, row).as_string(None) + ";" for row in cat.exposed))
+
+
+# What an exposed privilege is taken back with, by object: every privilege on the lock table,
+# the writes on the record (anyone may read it), EXECUTE on the token function.
+_REVOKE = {
+    "verify_triggers_lock": sql.SQL("REVOKE ALL ON TABLE {}.{} FROM {}"),
+    "verify_triggers_objects": sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON TABLE {}.{} FROM {}"),
+    "verify_triggers_sync_token": sql.SQL("REVOKE EXECUTE ON FUNCTION {}.{}() FROM {}"),
+}
+
+
+def revoke_statement(schema: str, row: dict) -> sql.Composed:
+    """The REVOKE that takes back one row of ``Catalog.exposed``."""
+    grantee = sql.Identifier(row["grantee"]) if row["grantee"] else sql.SQL("PUBLIC")
+    return _REVOKE[row["object_name"]].format(
+        sql.Identifier(schema), sql.Identifier(row["object_name"]), grantee)
 
 
 def _replica_sessions(result: Status, cat: Catalog) -> None:

@@ -15,7 +15,7 @@ from psycopg import sql
 from .. import catalog, resources, revisions
 from ..constants import lock_rank
 from ..errors import UnhealthyInstall, VerifyTriggersError
-from ..status import INCOMPLETE, INVALID, MISSING, OUTDATED, assess
+from ..status import INCOMPLETE, INVALID, MISSING, OUTDATED, assess, revoke_statement
 from .steps import Runner, drop_index, drop_indexes, drop_triggers, install_head
 
 
@@ -69,15 +69,6 @@ def needs_changes(connection, schema: str, destination, removing: bool) -> bool:
                 and not _broken(assess(cat)) and not cat.exposed)
 
 
-# What revoke_exposed takes back, by object: every privilege on the lock table, the writes on
-# the record (anyone may read it), EXECUTE on the token function.
-_REVOKE = {
-    "verify_triggers_lock": sql.SQL("REVOKE ALL ON TABLE {}.{} FROM {}"),
-    "verify_triggers_objects": sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON TABLE {}.{} FROM {}"),
-    "verify_triggers_sync_token": sql.SQL("REVOKE EXECUTE ON FUNCTION {}.{}() FROM {}"),
-}
-
-
 def revoke_exposed(runner: Runner) -> None:
     """Take back the privileges on the sync's own objects that let a non-owner get around it
     (status names them); granted later by GRANT ... ON ALL TABLES IN SCHEMA, or at install by
@@ -85,9 +76,7 @@ def revoke_exposed(runner: Runner) -> None:
     if runner.offline:
         return
     for row in read(runner.context.connection, runner.schema).exposed:
-        grantee = sql.Identifier(row["grantee"]) if row["grantee"] else sql.SQL("PUBLIC")
-        runner._run(_REVOKE[row["object_name"]].format(
-            sql.Identifier(runner.schema), sql.Identifier(row["object_name"]), grantee).as_string(None))
+        runner._run(revoke_statement(runner.schema, row).as_string(None))
         msg(f"verify-triggers: revoked {row['privileges']} on {row['object_name']} from "
             f"{row['grantee'] or 'PUBLIC'}")
 
