@@ -425,6 +425,24 @@ def test_downgrade_base_removes_every_object_whatever_the_host_dropped(installed
         assert sync_objects(conn) == set()  # the version table included
 
 
+def test_a_lock_table_altered_by_hand_reads_outdated_and_downgrade_base_still_removes_everything(
+        installed, capsys):
+    """Its rows are read only while its key is as the install made it: a renamed column is an
+    OUTDATED table for status and check, not a database error, and no obstacle to removal."""
+    with installed.connect() as conn:
+        conn.execute("ALTER TABLE app.verify_triggers_lock RENAME bucket TO bkt")
+    status = run(capsys, "--database-url", installed.url(), "status", "--format", "json")
+    assert status.code == 1, status.out + status.err
+    [lock] = [o for o in status.json()["objects"] if o["name"] == "verify_triggers_lock"]
+    assert lock["state"] == "OUTDATED"
+    check = run(capsys, "--database-url", installed.url(), "check")
+    assert check.code == 1, check.out + check.err
+    result = run(capsys, "--database-url", installed.url(), "downgrade", "base")
+    assert result.code == 0, result.out + result.err
+    with installed.connect() as conn:
+        assert sync_objects(conn) == set()
+
+
 def test_downgrade_base_in_a_schema_without_the_tables_has_nothing_to_remove(db, capsys):
     with db.connect() as conn:
         conn.execute("CREATE SCHEMA empty")

@@ -14,6 +14,19 @@ SELECT
                 pg_catalog.quote_ident({schema_name}) || '.verify_triggers_lock'
             ),
             'SELECT'
+        )
+        -- and its key as the install made it: a table altered by hand reads OUTDATED, and is
+        -- not queried
+        AND EXISTS (
+            SELECT 1
+            FROM pg_catalog.pg_attribute AS a
+            WHERE
+                a.attrelid = pg_catalog.to_regclass(
+                    pg_catalog.quote_ident({schema_name}) || '.verify_triggers_lock'
+                )
+                AND a.attname = 'bucket'
+                AND a.atttypid = 'pg_catalog.int4'::pg_catalog.regtype
+                AND NOT a.attisdropped
         ),
         FALSE
     ) AS lock_rows_readable;
