@@ -260,7 +260,9 @@ def test_a_truncated_lock_table_is_reported_by_status_and_check_and_repaired_by_
     assert status.code == 1, status.out
     [lock] = [o for o in status.json()["objects"] if o["name"] == "verify_triggers_lock"]
     assert lock["state"] == "INCOMPLETE" and not lock["healthy"]
-    assert lock["detail"].startswith("1026 of its rows are gone (bucket -2, -1, 0, 1, 2 and 1021 more)")
+    assert lock["detail"].startswith(
+        "1026 of its rows are gone (row -2 (the token's secret); row -1 (the rename epoch);"
+        " buckets 0, 1, 2, 3, 4 and 1019 more): writes in those buckets take no lock")
     assert status.json()["problems"] == ["1 incomplete: verify_triggers_lock"]
     check = installed.cli(capsys, "check")
     assert check.code == 1 and "verify_triggers_lock" in check.out, check.out
@@ -282,6 +284,11 @@ def test_deleted_bucket_rows_are_named(installed, capsys):
     assert status.code == 1, status.out
     [lock] = [o for o in status.json()["objects"] if o["name"] == "verify_triggers_lock"]
     assert lock["detail"].startswith(f"1 of its rows are gone (bucket {bucket}): writes in those buckets take no lock")
+    with installed.connect() as conn:
+        conn.execute("DELETE FROM app.verify_triggers_lock WHERE bucket = -1")
+    [lock] = [o for o in installed.cli(capsys, "status", "--format", "json").json()["objects"]
+              if o["name"] == "verify_triggers_lock"]
+    assert lock["detail"].startswith(f"2 of its rows are gone (row -1 (the rename epoch); bucket {bucket}): ")
 
 
 def test_a_role_that_may_not_read_the_lock_table_gets_a_status_that_says_its_rows_went_unchecked(

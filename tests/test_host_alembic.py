@@ -433,6 +433,7 @@ OLDER_INSTALL_DAMAGE = {
     "version table dropped": "DROP TABLE app.verify_triggers_version",
     "lock table and sync function dropped": "DROP TABLE app.verify_triggers_lock;"
                                             " DROP FUNCTION app.verify_triggers_sync(text[])",
+    "lock rows truncated": "TRUNCATE app.verify_triggers_lock",
 }
 
 
@@ -440,13 +441,14 @@ OLDER_INSTALL_DAMAGE = {
     ("0002", "intact"),
     *((revision, "version table dropped") for revision in ("0001", "0002", "0003", "0004")),
     *((revision, "lock table and sync function dropped") for revision in ("0003", "0004")),
+    *((revision, "lock rows truncated") for revision in ("0002", "0005")),
 ])
 def test_host_upgrade_brings_an_older_install_to_head_whole(host_db, revision, damage):
     """h2 written against this release, run where the sync was installed at an earlier revision
     (by the CLI, or by an older release's upgrade_sync): the sync's revisions run on from
     there. Also when the install was damaged since: a host migration dropped its version table
-    (the install is taken over), or its lock table and sync function (the revisions after it
-    would not bring them back)."""
+    (the install is taken over), its lock table and sync function (the revisions after it
+    would not bring them back), or the lock table's rows."""
     host_db.host_upgrade("h1")
     with host_db.connect() as conn:
         seed(conn)

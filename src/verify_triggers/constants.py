@@ -32,6 +32,11 @@ VERSION_TABLE = "verify_triggers_version"
 # What the installed revision recorded about each object it created (see sql/triggers/record.sql).
 RECORD_TABLE = "verify_triggers_objects"
 
+# The sync's own lock rows: buckets 0 and up, row -1 the rename epoch, row -2 the token's secret.
+LOCK_TABLE = "verify_triggers_lock"
+# What rows -1 and -2 are, where a message names rows of the lock table.
+LOCK_ROW_ROLES = {-1: "the rename epoch", -2: "the token's secret"}
+
 
 def cut_values() -> dict[str, object]:
     """The constants as the cut script fills them into SQL: name -> value."""

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from . import revisions
 from .catalog import Catalog, read_from
-from .constants import HOST_TABLES, PREFIX
+from .constants import HOST_TABLES, LOCK_ROW_ROLES, LOCK_TABLE, RECORD_TABLE
 from .errors import VerifyTriggersError
 
 INSTALLED = "INSTALLED"
@@ -33,7 +33,6 @@ EXTRA = "EXTRA"
 SERVED = "SERVED"
 STANDS_IN = "not built: "
 REPAIR = "run verify-triggers upgrade (it repairs the install)"
-LOCK_TABLE = f"{PREFIX}lock"
 
 # pg_trigger.tgenabled -> (state, what it means, healthy)
 TRIGGER_MODES = {
@@ -298,9 +297,19 @@ def _lock_rows(cat: Catalog, state: str, detail: str, fix: str) -> tuple[str, st
         return state, f"{detail}; its rows not checked (this role may not read them)", True
     if not gone:
         return state, detail, True
-    shown = ", ".join(map(str, gone[:5])) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
-    return INCOMPLETE, (f"{len(gone)} of its rows are gone (bucket {shown}): writes in those "
-                        f"buckets take no lock, so concurrent writers of a pair can drift: {fix}"), False
+    named = [f"row {row} ({LOCK_ROW_ROLES[row]})" for row in gone if row in LOCK_ROW_ROLES]
+    buckets = [str(row) for row in gone if row not in LOCK_ROW_ROLES]
+    if buckets:
+        named.append(f"bucket{'s' if len(buckets) > 1 else ''} {first_of(buckets, 5)}")
+    harm = ("writes in those buckets take no lock, so concurrent writers of a pair can drift"
+            if buckets else "the sync relies on them")
+    return INCOMPLETE, f"{len(gone)} of its rows are gone ({'; '.join(named)}): {harm}: {fix}", False
+
+
+def first_of(items: list[str], shown: int, sep: str = ", ") -> str:
+    """The first ``shown`` of ``items``, and how many more, for a one-line message."""
+    more = len(items) - shown
+    return sep.join(items[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _exposed(result: Status, cat: Catalog) -> None:
@@ -323,8 +332,8 @@ def _exposed(result: Status, cat: Catalog) -> None:
 # What an exposed privilege is taken back with, by object: every privilege on the lock table,
 # the writes on the record (anyone may read it), EXECUTE on the token function.
 _REVOKE = {
-    "verify_triggers_lock": sql.SQL("REVOKE ALL ON TABLE {}.{} FROM {}"),
-    "verify_triggers_objects": sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON TABLE {}.{} FROM {}"),
+    LOCK_TABLE: sql.SQL("REVOKE ALL ON TABLE {}.{} FROM {}"),
+    RECORD_TABLE: sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON TABLE {}.{} FROM {}"),
     "verify_triggers_sync_token": sql.SQL("REVOKE EXECUTE ON FUNCTION {}.{}() FROM {}"),
 }
 
@@ -392,5 +401,4 @@ def _collect_problems(result: Status) -> None:
         if not obj.healthy:
             by_state.setdefault(obj.state, []).append(obj.name)
     for state, names in by_state.items():
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        result.problems.append(f"{len(names)} {state.lower()}: {shown}")
+        result.problems.append(f"{len(names)} {state.lower()}: {first_of(names, 3)}")

@@ -15,7 +15,7 @@ from psycopg import sql
 from .. import catalog, resources, revisions
 from ..constants import lock_rank
 from ..errors import UnhealthyInstall, VerifyTriggersError
-from ..status import INCOMPLETE, INVALID, MISSING, OUTDATED, assess, revoke_statement
+from ..status import INCOMPLETE, INVALID, MISSING, OUTDATED, assess, first_of, revoke_statement
 from .steps import Runner, drop_index, drop_indexes, drop_triggers, install_head
 
 
@@ -52,7 +52,7 @@ def require_privileges(connection, schema: str) -> None:
     if not lacking:
         return
     role = _fetch(connection)(sql.SQL("SELECT current_user AS role"))[0]["role"]
-    shown = "; ".join(lacking[:4]) + (f"; and {len(lacking) - 4} more" if len(lacking) > 4 else "")
+    shown = first_of(lacking, 4, "; ")
     raise VerifyTriggersError(
         f"role {role} lacks what installing, changing or removing the sync needs: {shown}: run the "
         "migration as the owner of the application's tables (or a member of that role), with "
