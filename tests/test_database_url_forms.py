@@ -86,6 +86,29 @@ def test_no_host_at_all_reads_as_libpqs_default_socket_not_localhost():
     assert parse_url("postgresql://app@db1/shop", NO_ENV).connected_display("10.0.0.5") == "app@db1:5432/shop"
 
 
+def test_no_host_but_an_address_or_a_service_is_not_shown_as_the_default_socket():
+    """libpq connects over TCP to a hostaddr given without a host, and a service file may name
+    the host: neither is the default socket."""
+    assert parse_url("postgresql:///db?hostaddr=127.0.0.1&user=app&port=5999", NO_ENV).display == (
+        "app@127.0.0.1:5999/db")
+    assert parse_url("postgresql://app@/db?port=5999", {"PGHOSTADDR": "10.0.0.9"}).display == (
+        "app@10.0.0.9:5999/db")
+    assert parse_url("postgresql://app@/db?service=prod", NO_ENV).display == "app@[service prod]/db"
+    assert parse_url("postgresql://app@/db", {"PGSERVICE": "prod"}).display == "app@[service prod]/db"
+    # once connected, the host and port libpq reports
+    assert parse_url("postgresql://app@/db", {"PGSERVICE": "prod"}).connected_display("db7", 6432) == (
+        "app@db7:6432/db")
+    # a host given wins over both, as in libpq
+    assert parse_url("postgresql://app@h1/db?service=prod&hostaddr=10.0.0.9", NO_ENV).display == "app@h1:5432/db"
+
+
+def test_a_service_that_is_not_defined_is_named_in_one_line():
+    result = subprocess_run("--database-url", "postgresql://app@/shop?service=vt_no_such_service", "check",
+                            env=alembic_env())
+    assert_one_line_error(result, 2, "cannot connect to app@[service vt_no_such_service]/shop: definition of"
+                                     ' service "vt_no_such_service" not found')
+
+
 def test_a_driver_urls_own_options_are_left_out_of_the_connection():
     parsed = parse_url("postgresql+asyncpg://app:s3cret@db.internal/shop"
                        "?prepared_statement_cache_size=0&ssl=require&command_timeout=60", NO_ENV)

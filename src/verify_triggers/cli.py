@@ -213,7 +213,7 @@ def _status(args) -> int:
     target = _target(args)
     with connect(target) as conn:
         st = status.status(conn, target.schema)
-        shown = target.connected_display(conn.info.host)
+        shown = target.connected_display(conn.info.host, conn.info.port)
     if args.format == "json":
         _out(report.to_json(st.to_dict()))
     else:
@@ -230,7 +230,7 @@ def _check(args) -> int:
     target = _target(args)
     with connect(target) as conn:
         result = check.check(conn, target.schema, args.skus, args.limit)
-        shown = target.connected_display(conn.info.host)
+        shown = target.connected_display(conn.info.host, conn.info.port)
     if args.format == "json":
         _out(report.to_json(result.to_dict()))
     else:
@@ -258,7 +258,7 @@ def _sync(args) -> int:
     with connect(target) as conn:
         result = sync.sync(conn, target.schema, args.skus, dry_run=args.dry_run,
                            limit=args.limit, adopt=args.adopt)
-        shown = target.connected_display(conn.info.host)
+        shown = target.connected_display(conn.info.host, conn.info.port)
     if args.format == "json":
         _out(report.to_json(result.to_dict()))
     else:
@@ -287,7 +287,7 @@ def _migrate(args, fn, revision: str) -> int:
             fn(config, revision)
             applied = repair.read(connection, target.schema).applied
             connection.rollback()
-            where = target.connected_where(raw.info.host)
+            where = target.connected_where(raw.info.host, raw.info.port)
     finally:
         engine.dispose()
         raw.close()

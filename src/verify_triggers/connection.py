@@ -46,7 +46,7 @@ def connection_error_line(exc: Exception, where: str) -> str:
     """Why a connection to ``where`` failed, in one line."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
-    reason = first.removeprefix("connection failed: ")
+    reason = first.removeprefix("connection failed: ").removeprefix("connection is bad: ")
     socket = _SOCKET.search(reason)
     if " failed: " in reason:
         reason = reason.rsplit(" failed: ", 1)[1]

@@ -42,6 +42,8 @@ class DatabaseURL:
     # (host, port) in libpq's order of trying them; host "" for libpq's default socket
     servers: tuple[tuple[str, str], ...]
     dbname: str
+    # a connection service (service=, PGSERVICE) that names the host where the URL does not
+    service: str | None = None
 
     @property
     def host(self) -> str:
@@ -58,16 +60,20 @@ class DatabaseURL:
         (:meth:`connected_display`)."""
         return self._display(self.servers)
 
-    def connected_display(self, host: str | None) -> str:
-        """The display once connected, ``host`` being the one libpq reports (psycopg's
-        ``conn.info.host``): with no host given, the default socket's directory."""
+    def connected_display(self, host: str | None, port: int | str | None = None) -> str:
+        """The display once connected, ``host`` and ``port`` being those libpq reports
+        (psycopg's ``conn.info``): with no host given, the default socket's directory, or
+        the host a service named."""
         if len(self.servers) == 1 and not self.host and host:
-            return self._display(((host, self.port),))
+            return self._display(((host, str(port or self.port)),), service=False)
         return self.display
 
-    def _display(self, servers) -> str:
+    def _display(self, servers, service: bool = True) -> str:
         shown = []
         for host, port in servers:
+            if not host and service and self.service:
+                shown.append(f"[service {self.service}]")  # its host and port are in the file
+                continue
             host = host or DEFAULT_HOST_DISPLAY
             shown.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
         return f"{self.user + '@' if self.user else ''}{','.join(shown)}/{self.dbname}"
@@ -90,12 +96,12 @@ class Target:
     def where(self) -> str:
         return self.connected_where(None)
 
-    def connected_display(self, host: str | None) -> str:
-        """:attr:`display` once connected to ``host`` (:meth:`DatabaseURL.connected_display`)."""
-        return self.url.connected_display(host) if self.url else self.display
+    def connected_display(self, host: str | None, port: int | str | None = None) -> str:
+        """:attr:`display` once connected (:meth:`DatabaseURL.connected_display`)."""
+        return self.url.connected_display(host, port) if self.url else self.display
 
-    def connected_where(self, host: str | None) -> str:
-        return f"schema {self.schema} on {self.connected_display(host)}"
+    def connected_where(self, host: str | None, port: int | str | None = None) -> str:
+        return f"schema {self.schema} on {self.connected_display(host, port)}"
 
 
 def parse_url(url: str, environ=os.environ) -> DatabaseURL:
@@ -152,6 +158,13 @@ def parse_url(url: str, environ=os.environ) -> DatabaseURL:
         # the authority's ports still hold, e.g. postgresql://:5999/db
         given = [port for _, port in hosts]
         hosts = [(host, given[min(i, len(given) - 1)]) for i, host in enumerate(environ["PGHOST"].split(","))]
+    if not any(host for host, _ in hosts):
+        # no host at all: libpq connects over TCP to a hostaddr given, and a service file may
+        # name the host; only with neither is it the default socket
+        addresses = options.get("hostaddr") or environ.get("PGHOSTADDR")
+        if addresses:
+            given = [port for _, port in hosts]
+            hosts = [(addr, given[min(i, len(given) - 1)]) for i, addr in enumerate(addresses.split(","))]
     ports = (options.get("port") or "").split(",")
     if ports != [""]:
         hosts = [(host, ports[min(i, len(ports) - 1)]) for i, (host, _) in enumerate(hosts)]
@@ -163,6 +176,7 @@ def parse_url(url: str, environ=os.environ) -> DatabaseURL:
         user=user,
         servers=tuple((host, port or default_port) for host, port in hosts),
         dbname=dbname,
+        service=options.get("service") or environ.get("PGSERVICE") or None,
     )
 
 
