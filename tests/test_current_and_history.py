@@ -70,7 +70,7 @@ def test_history_returns_the_revisions_newest_first():
     json.dumps(data)  # plain data
 
 
-def test_current_returns_the_applied_revision_on_every_kind_of_connection(installed, seeded):
+def test_current_returns_the_applied_revision_on_every_kind_of_connection(installed):
     url = installed.url()
     by_url = commands.current(commands.make_config(targets.resolve(url, "app")))
     assert by_url.to_dict() == {"schema": "app", "applied": HEAD, "head": HEAD, "at_head": True}
