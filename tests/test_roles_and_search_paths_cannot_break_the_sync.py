@@ -238,13 +238,18 @@ def test_default_privileges_do_not_hand_an_application_role_the_syncs_own_object
     _confirmed_row_stays_verified(seeded, wholesale_role)
 
 
-def test_privileges_granted_after_install_are_reported_then_revoked_by_upgrade(seeded, wholesale_role):
+def _installed_then_granted_everything(seeded, role):
+    """The sync installed, then ``role`` granted everything in the schema wholesale; returns
+    ``status --format json``'s result."""
     seeded.upgrade()
     with seeded.connect() as conn:
-        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA app TO {}").format(sql.Identifier(wholesale_role)))
-        conn.execute(sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO {}").format(
-            sql.Identifier(wholesale_role)))
-    status = subprocess_run("--database-url", seeded.url(), "status", "--format", "json")
+        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA app TO {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO {}").format(sql.Identifier(role)))
+    return subprocess_run("--database-url", seeded.url(), "status", "--format", "json")
+
+
+def test_privileges_granted_after_install_are_reported_then_revoked_by_upgrade(seeded, wholesale_role):
+    status = _installed_then_granted_everything(seeded, wholesale_role)
     assert status.code == 1, status.out
     [problem] = status.json()["problems"]
     # every privilege on the table (PostgreSQL 17 and later add MAINTAIN to ALL)
@@ -265,12 +270,7 @@ def test_privileges_granted_after_install_are_reported_then_revoked_by_upgrade(s
 def test_the_revokes_status_names_for_an_offline_deploy_take_the_privileges_back(seeded, wholesale_role):
     """An offline deploy's script cannot ask the catalog who holds what: status's note gives
     the statements, and running them by hand is enough."""
-    seeded.upgrade()
-    with seeded.connect() as conn:
-        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA app TO {}").format(sql.Identifier(wholesale_role)))
-        conn.execute(sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO {}").format(
-            sql.Identifier(wholesale_role)))
-    status = subprocess_run("--database-url", seeded.url(), "status", "--format", "json")
+    status = _installed_then_granted_everything(seeded, wholesale_role)
     assert status.code == 1, status.out
     [note] = [n for n in status.json()["notes"] if n.startswith("to revoke them by hand")]
     statements = note.split(": ", 1)[1]
