@@ -9,7 +9,7 @@ from clirun import applied_versions, drop_host_indexes, sheet_versions
 from helpers import FIXTURES, load_sql, match_id, set_confirmed, verification
 from rule import SYNC, assert_rule, people_verifications, sheet
 
-HEAD = "0005"
+HEAD = "0006"
 
 # The sync's own indexes at each revision, with the application's indexes (tests/fixtures/
 # schema.sql) and with none of them (only keys and unique constraints): written out here.
@@ -27,8 +27,11 @@ OWN_INDEXES = {
     ("0005", True): set(),
     ("0005", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
                       "verify_triggers_suppliers_name_idx"},
+    ("0006", True): set(),
+    ("0006", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
+                      "verify_triggers_suppliers_name_idx"},
 }
-PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003", "0005": "0004"}
+PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003", "0005": "0004", "0006": "0005"}
 
 
 def catalog(conn, schema: str = "app") -> dict:
@@ -73,7 +76,7 @@ def own_indexes(found: dict) -> set[str]:
 
 @pytest.mark.parametrize("application_indexes", [True, False],
                          ids=["application-indexes", "no-application-indexes"])
-@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005"])
+@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005", "0006"])
 def test_a_downgrade_leaves_exactly_a_fresh_install_of_the_revision_before(seeded, make_db, revision,
                                                                            application_indexes):
     """Functions, triggers, indexes, tables and their options, ACLs and comments after
@@ -180,7 +183,26 @@ def test_what_0005_changes_from_0004(seeded):
     assert {r[0] for r in at_0005["relations"]} == {r[0] for r in at_0004["relations"]}
 
 
-@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004"])
+def test_what_0006_changes_from_0005(seeded):
+    seeded.upgrade("0005")
+    with seeded.connect() as conn:
+        at_0005 = catalog(conn)
+    seeded.upgrade("0006")
+    with seeded.connect() as conn:
+        at_0006 = catalog(conn)
+    before = {(r[0], r[1]): r[2:] for r in at_0005["functions"]}
+    after = {(r[0], r[1]): r[2:] for r in at_0006["functions"]}
+    # the same functions; one redefined: the import's, which joins the sheets to nothing
+    assert set(after) == set(before)
+    assert {key[0] for key in before if before[key] != after[key]} == {"verify_triggers_sheet_insert"}
+    assert "sh.id = ANY(to_verify)" in after[("verify_triggers_sheet_insert", "")][0]
+    # the same triggers, indexes and tables
+    assert at_0006["triggers"] == at_0005["triggers"]
+    assert at_0006["indexes"] == at_0005["indexes"]
+    assert {r[0] for r in at_0006["relations"]} == {r[0] for r in at_0005["relations"]}
+
+
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005"])
 def test_the_rule_holds_across_the_upgrade_from_an_earlier_revision_with_data(seeded, start):
     seeded.upgrade(start)
     with seeded.connect() as conn:

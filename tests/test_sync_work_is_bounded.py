@@ -9,7 +9,11 @@ Each path runs in every cell of a matrix:
   other column of the four tables;
 - statistics: taken while nothing was confirmed, before the confirmations and the change
   (as after an import, until autovacuum runs), or after them (for an unconfirm: while its
-  matches were still confirmed);
+  matches were still confirmed), or taken of emptied tables: every table's rows deleted,
+  ANALYZE, the same rows inserted again, as a re-import leaves them until autovacuum runs
+  (0 rows counted over the table's pages: the planner estimates each table at one row; an
+  import joined with the sheets that way rereads the inserted rows per sheet row, revision
+  0005's defect);
 - session: a fresh one, or one that ran the same kind of write five times first (on other
   rows, rolled back), so that PL/pgSQL's plan cache may have switched to generic plans.
 

@@ -25,7 +25,7 @@ import pgserver  # noqa: E402
 import test_sync_work_is_bounded as bounded  # noqa: E402
 import work  # noqa: E402
 
-STATS_SHORT = {"stats_before": "stats before", "stats_after": "stats after"}
+STATS_SHORT = {"stats_before": "stats before", "stats_after": "stats after", "stats_emptied": "emptied stats"}
 SESSIONS_SHORT = {"fresh_session": "fresh", "warm_session": "warm"}
 
 
@@ -122,7 +122,8 @@ def main(argv=None) -> int:
         f" {bounded.READS_PER_ROW}·N + {bounded.FIXED}; supplier_products rows and entries <="
         f" {bounded.MATCH_READS_PER_ROW}·N + {bounded.MATCH_READS_FIXED}). Columns: statistics taken while"
         " nothing was confirmed (before) or after the confirmations and the change (after; for an unconfirm,"
-        " while its matches were still confirmed); a fresh session, or one past"
+        " while its matches were still confirmed), or emptied (every table's rows deleted, analyzed, and"
+        " inserted again: the planner takes each table for empty); a fresh session, or one past"
         f" {work.WARM_RUNS} runs of the same kind of write (warm).",
     ]
     text = "\n".join(header + out) + "\n"
