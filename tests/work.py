@@ -560,9 +560,9 @@ def run_cell(server, name: str, cell: Cell, size: DataSize, timeout: str = STATE
             with conn.transaction(force_rollback=True):
                 reads, rowcount = measure(conn, path.statement, timeout=timeout, what=cell.path)
                 seconds = time.perf_counter() - started
-                # the check's own query is planned like any other: counted statistics for it
-                # (inside the transaction, so rolled back with it), or under emptied ones it
-                # rereads the matches per sheet row
+                # the check's own query is planned like any other: counted statistics for it,
+                # or under emptied ones it rereads the matches per sheet row (measured already;
+                # the cell's copy of the database is dropped after it)
                 conn.execute("ANALYZE")
                 drifted = len(drift(conn))
         except WorkTimeout as exc:
