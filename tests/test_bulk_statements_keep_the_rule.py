@@ -151,12 +151,6 @@ def pooled(db):
             INSERT INTO app.product_supplier_sheets (sku, supplier_name)
             SELECT 'P' || g, 'BULK' FROM generate_series(1, %(n)s) AS g;
             ANALYZE;
-            -- the statistics stay as taken here: an ANALYZE by autovacuum between a test's
-            -- DELETE of every sheet row and its re-import sends the import's sync down a
-            -- quadratic plan (a known defect of revision 0005, in docs/operations.md), which is
-            -- not what these tests are about
-            ALTER TABLE app.product_supplier_sheets SET (autovacuum_enabled = false);
-            ALTER TABLE app.supplier_products SET (autovacuum_enabled = false);
             """.replace("%(n)s", str(POOLED_MATCHES))
         )
     db.upgrade()
