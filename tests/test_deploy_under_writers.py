@@ -21,7 +21,7 @@ from verify_triggers import target as targets
 from verify_triggers.errors import VerifyTriggersError
 from verify_triggers.migrate import commands
 
-HEAD = "0006"
+HEAD = "0007"
 MATCHES = 200_000
 LOCK_TIMEOUT_S = 1.0
 HOLD_S = 4.0

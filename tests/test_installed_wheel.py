@@ -71,6 +71,7 @@ def test_the_wheel_ships_migrations_sql_and_the_console_script(wheel):
                  "verify_triggers/migrations/versions/0004_cheaper_single_row_writes.py",
                  "verify_triggers/migrations/versions/0005_one_bucket_lock.py",
                  "verify_triggers/migrations/versions/0006_import_without_a_join.py",
+                 "verify_triggers/migrations/versions/0007_host_tables_looked_up_by_key.py",
                  "verify_triggers/sql/revisions/0001/install.sql",
                  "verify_triggers/sql/revisions/0002/install.sql",
                  "verify_triggers/sql/revisions/0003/upgrade.sql",
@@ -78,6 +79,7 @@ def test_the_wheel_ships_migrations_sql_and_the_console_script(wheel):
                  "verify_triggers/sql/revisions/0004/upgrade.sql",
                  "verify_triggers/sql/revisions/0005/upgrade.sql",
                  "verify_triggers/sql/revisions/0006/upgrade.sql",
+                 "verify_triggers/sql/revisions/0007/upgrade.sql",
                  "verify_triggers/sql/triggers/sync.sql",
                  "verify_triggers/sql/queries/check.sql",
                  "verify_triggers/sql/demo/seed.sql"):
@@ -107,8 +109,8 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     assert "Running upgrade 0001 -> 0002" in upgrade.out
     assert "Running upgrade 0002 -> 0003" in upgrade.out
     assert "Running upgrade 0003 -> 0004" in upgrade.out
-    assert "Running upgrade 0005 -> 0006" in upgrade.out
-    assert "at revision 0006 (head)" in upgrade.out
+    assert "Running upgrade 0006 -> 0007" in upgrade.out
+    assert "at revision 0007 (head)" in upgrade.out
 
     check = _run([script, "check"], cwd=work, env=env)
     assert check.code == 0, check.out + check.err

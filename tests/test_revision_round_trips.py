@@ -9,7 +9,7 @@ from clirun import applied_versions, drop_host_indexes, sheet_versions
 from helpers import FIXTURES, load_sql, match_id, set_confirmed, verification
 from rule import SYNC, assert_rule, people_verifications, sheet
 
-HEAD = "0006"
+HEAD = "0007"
 
 # The sync's own indexes at each revision, with the application's indexes (tests/fixtures/
 # schema.sql) and with none of them (only keys and unique constraints): written out here.
@@ -30,8 +30,11 @@ OWN_INDEXES = {
     ("0006", True): set(),
     ("0006", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
                       "verify_triggers_suppliers_name_idx"},
+    ("0007", True): set(),
+    ("0007", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
+                      "verify_triggers_suppliers_name_idx"},
 }
-PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003", "0005": "0004", "0006": "0005"}
+PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003", "0005": "0004", "0006": "0005", "0007": "0006"}
 
 
 def catalog(conn, schema: str = "app") -> dict:
@@ -76,7 +79,7 @@ def own_indexes(found: dict) -> set[str]:
 
 @pytest.mark.parametrize("application_indexes", [True, False],
                          ids=["application-indexes", "no-application-indexes"])
-@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005", "0006"])
+@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005", "0006", "0007"])
 def test_a_downgrade_leaves_exactly_a_fresh_install_of_the_revision_before(seeded, make_db, revision,
                                                                            application_indexes):
     """Functions, triggers, indexes, tables and their options, ACLs and comments after
@@ -202,7 +205,33 @@ def test_what_0006_changes_from_0005(seeded):
     assert {r[0] for r in at_0006["relations"]} == {r[0] for r in at_0005["relations"]}
 
 
-@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005"])
+def test_what_0007_changes_from_0006(seeded):
+    seeded.upgrade("0006")
+    with seeded.connect() as conn:
+        at_0006 = catalog(conn)
+    seeded.upgrade("0007")
+    with seeded.connect() as conn:
+        at_0007 = catalog(conn)
+    before = {(r[0], r[1]): r[2:] for r in at_0006["functions"]}
+    after = {(r[0], r[1]): r[2:] for r in at_0007["functions"]}
+    # one function more: the names lookup by key, used by the supplier_products triggers
+    assert set(after) - set(before) == {("verify_triggers_names", "p_product_id bigint, p_supplier_id bigint")}
+    assert set(before) <= set(after)
+    # four redefined: the two that read the written matches' names, the renames, the multi-pair sync
+    assert {key[0] for key in before if before[key] != after[key]} == {
+        "verify_triggers_sp_rows", "verify_triggers_sp_update", "verify_triggers_renamed",
+        "verify_triggers_sync_pairs"}
+    for name in ("verify_triggers_sp_rows", "verify_triggers_sp_update"):
+        assert 'JOIN LATERAL "app".verify_triggers_names(' in after[(name, "")][0]
+        assert 'INNER JOIN "app".products' not in after[(name, "")][0]
+    assert "sh.id = ANY(to_verify)" in after[("verify_triggers_sync_pairs", "p_skus text[], p_supplier_names text[]")][0]
+    # the same triggers, indexes and tables
+    assert at_0007["triggers"] == at_0006["triggers"]
+    assert at_0007["indexes"] == at_0006["indexes"]
+    assert {r[0] for r in at_0007["relations"]} == {r[0] for r in at_0006["relations"]}
+
+
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005", "0006"])
 def test_the_rule_holds_across_the_upgrade_from_an_earlier_revision_with_data(seeded, start):
     seeded.upgrade(start)
     with seeded.connect() as conn:

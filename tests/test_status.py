@@ -16,7 +16,7 @@ from clirun import drop_host_indexes, run
 from helpers import FIXTURES, load_sql
 from verify_triggers import status as status_mod
 
-HEAD = "0006"
+HEAD = "0007"
 
 # Head's objects in the application's schema: triggers and their tables, functions with their
 # identity arguments, tables, and for each index the sync needs the application's index that

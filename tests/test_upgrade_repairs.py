@@ -13,7 +13,7 @@ from clirun import applied_versions, reconciliation_reports, run, sync_objects
 from helpers import FIXTURES, SCHEMA, TABLES, load_sql, match_id, set_confirmed
 from rule import SYNC, assert_rule, drift, sheet
 
-HEAD = "0006"
+HEAD = "0007"
 REPAIRING = "verify-triggers: the install is not whole ("
 
 
@@ -81,8 +81,8 @@ def test_upgrade_repairs_a_dropped_or_changed_object(installed, capsys, referenc
 
 
 EARLIER = ["0001", "0002", "0003", "0004"]
-# Damage to an earlier revision's install that the revisions after it do not undo (0004, 0005
-# and 0006 replace a few functions only).
+# Damage to an earlier revision's install that the revisions after it do not undo (0004 to
+# 0007 replace or add a few functions only).
 DAMAGE_BEFORE_UPGRADE = {
     "lock_table_and_sync_function": "DROP TABLE app.verify_triggers_lock CASCADE;"
                                     " DROP FUNCTION app.verify_triggers_sync(text[])",

@@ -33,7 +33,8 @@ def cell_text(measured: work.Measured) -> str:
     if measured.timeout:
         return f"cancelled after {work.STATEMENT_TIMEOUT} ✗"
     reads = measured.reads
-    text = f"{reads.rows:,} / {reads.index_entries:,} [{reads.table('supplier_products').rows:,}]"
+    text = (f"{reads.rows:,} / {reads.index_entries:,} [{reads.table('supplier_products').rows:,}]"
+            f" {{{reads.plan_rows:,}}}")
     if measured.drift or measured.rowcount != work.paths(bounded.SIZE)[measured.cell.path].rowcount:
         text += f" (drift {measured.drift}, wrote {measured.rowcount})"
     return text + (" ✗" if bounded.over_bounds(measured) else "")
@@ -41,14 +42,15 @@ def cell_text(measured: work.Measured) -> str:
 
 def table(results: dict, indexes: str, names: list) -> list[str]:
     columns = [(st, se) for st in work.STATS for se in work.SESSIONS]
-    lines = ["| path | N | bound: rows, entries [matches] | "
+    lines = ["| path | N | bound: rows, entries [matches] {plan rows} | "
              + " | ".join(f"{STATS_SHORT[st]}, {SESSIONS_SHORT[se]}" for st, se in columns) + " |",
              "|---|--:|--:|" + "--:|" * len(columns)]
     for name in names:
         path = work.paths(bounded.SIZE)[name]
-        limits = bounded.bounds(path.n)
+        limits = bounded.bounds(path.n, name)
         row = [name, f"{path.n:,}",
-               f"{limits['rows read']:,} [{limits['supplier_products rows read']:,}]"]
+               f"{limits['rows read']:,} [{limits['supplier_products rows read']:,}]"
+               f" {{{limits['rows handled by plan nodes']:,}}}"]
         row += [cell_text(results[work.Cell(name, indexes, st, se)]) for st, se in columns]
         lines.append("| " + " | ".join(row) + " |")
     return lines
@@ -117,10 +119,13 @@ def main(argv=None) -> int:
         f"Data: {size.matches:,} matches (one per product), {size.suppliers} suppliers, three sheet rows per"
         f" product; bulk paths write N = {size.n:,} rows; shares of confirmed matches as in each path's name"
         " (renames at 90%). Each cell: rows read from the four tables (`seq_tup_read + idx_tup_fetch`) /"
-        " index entries read [rows of supplier_products read], by the statement and its triggers, in its"
+        " index entries read [rows of supplier_products read] {rows handled by the plan nodes of every"
+        " statement: returned or filtered out, times loops}, by the statement and its triggers, in its"
         f" own transaction. ✗: over a bound of tests/test_sync_work_is_bounded.py (rows and entries <="
         f" {bounded.READS_PER_ROW}·N + {bounded.FIXED}; supplier_products rows and entries <="
-        f" {bounded.MATCH_READS_PER_ROW}·N + {bounded.MATCH_READS_FIXED}). Columns: statistics taken while"
+        f" {bounded.MATCH_READS_PER_ROW}·N + {bounded.MATCH_READS_FIXED}; plan rows <="
+        f" {bounded.PLAN_ROWS_PER_ROW}·N + {bounded.PLAN_ROWS_FIXED}, plus {bounded.RENAME_EPOCH_PLAN_ROWS:,}"
+        " for a rename's epoch). Columns: statistics taken while"
         " nothing was confirmed (before) or after the confirmations and the change (after; for an unconfirm,"
         " while its matches were still confirmed), or emptied (every table's rows deleted, analyzed, and"
         " inserted again: the planner takes each table for empty); a fresh session, or one past"
