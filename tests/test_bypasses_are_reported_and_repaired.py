@@ -18,7 +18,7 @@ import pytest
 from psycopg import sql
 
 from clirun import subprocess_run
-from helpers import SYNC, match_id
+from helpers import SYNC, create_database, match_id
 from rule import assert_rule, drift, people_verifications, sheet
 from verify_triggers import revisions
 
@@ -123,30 +123,41 @@ def test_a_role_set_to_start_in_replica_mode_is_reported_by_status_and_check_and
         assert_rule(conn, people)
 
 
+def assert_standing_replica_setting_named(database, capsys, setting: str, named: str) -> None:
+    statement = sql.SQL(setting + " session_replication_role = replica").format(
+        db=sql.Identifier(database.name))
+    named = named.replace("{db}", database.name)
+    with database.connect() as conn:
+        conn.execute(statement)
+    try:
+        status = database.cli(capsys, "status", "--format", "json")
+        assert status.code == 1, status.out
+        [problem] = status.json()["problems"]
+        assert f"set by {named}:" in problem
+        assert database.cli(capsys, "upgrade").code == 0
+    finally:
+        with database.connect() as conn:
+            conn.execute(sql.SQL(setting.replace(" SET", " RESET") + " session_replication_role").format(
+                db=sql.Identifier(database.name)))
+
+
 @pytest.mark.parametrize("setting, named", [
-    ("ALTER ROLE ALL SET", "ALTER ROLE ALL"),
     # stored as the database's own setting, which it is
     ("ALTER ROLE ALL IN DATABASE {db} SET", "ALTER DATABASE {db}"),
     ("ALTER DATABASE {db} SET", "ALTER DATABASE {db}"),
 ])
 def test_every_form_of_a_standing_replica_setting_is_named(installed, capsys, setting, named):
-    """ALTER ROLE ALL is stored with neither a role nor a database; each form is named as a
-    command that makes it, and every verb still runs (upgrade included)."""
-    statement = sql.SQL(setting + " session_replication_role = replica").format(
-        db=sql.Identifier(installed.name))
-    named = named.replace("{db}", installed.name)
-    with installed.connect() as conn:
-        conn.execute(statement)
-    try:
-        status = installed.cli(capsys, "status", "--format", "json")
-        assert status.code == 1, status.out
-        [problem] = status.json()["problems"]
-        assert f"set by {named}:" in problem
-        assert installed.cli(capsys, "upgrade").code == 0
-    finally:
-        with installed.connect() as conn:
-            conn.execute(sql.SQL(setting.replace(" SET", " RESET") + " session_replication_role").format(
-                db=sql.Identifier(installed.name)))
+    """Each form is named as a command that makes it, and every verb still runs (upgrade
+    included)."""
+    assert_standing_replica_setting_named(installed, capsys, setting, named)
+
+
+def test_a_replica_setting_for_every_role_in_every_database_is_named(own_server, capsys):
+    """ALTER ROLE ALL is stored with neither a role nor a database. It applies to every new
+    session of the cluster, so it runs on a server of the test's own: on the suite's server it
+    turned off the triggers of whatever test in another process connected meanwhile."""
+    database = create_database(own_server, "vt_role_all", seed=True, install=True)
+    assert_standing_replica_setting_named(database, capsys, "ALTER ROLE ALL SET", "ALTER ROLE ALL")
 
 
 def test_a_replica_setting_is_no_bypass_for_triggers_that_fire_always(installed, capsys):

@@ -119,7 +119,7 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     status = _run([venv / "bin" / "python", "-m", "verify_triggers", "status"], cwd=work, env=env)
     assert status.code == 0, status.out + status.err
     assert "OUTDATED" not in status.out and "MISSING" not in status.out
-    assert "healthy: 12 triggers, 19 functions, 2 tables installed" in status.out
+    assert "healthy: 12 triggers, 20 functions, 2 tables installed" in status.out
 
     offline = _run([script, "upgrade", "--sql"], cwd=work, env=_env(venv))
     assert offline.code == 0 and "CREATE TRIGGER verify_triggers_sp_update" in offline.out

@@ -44,6 +44,7 @@ HEAD_FUNCTIONS = {
     "verify_triggers_lock_buckets": "p_skus text[], p_supplier_names text[]",
     "verify_triggers_lock_epoch": "",
     "verify_triggers_name_differs": "o anyelement, n anyelement",
+    "verify_triggers_names": "p_product_id bigint, p_supplier_id bigint",
     "verify_triggers_renamed": "",
     "verify_triggers_sheet_insert": "",
     "verify_triggers_sheet_update": "",
@@ -158,7 +159,7 @@ def test_a_fresh_install_is_healthy_and_lists_exactly_heads_objects(installed, c
     assert "verify_triggers_sp_update on supplier_products" in result.out
     assert "verify_triggers_sync(p_skus text[])" in result.out
     assert result.out.rstrip().splitlines()[-1] == (
-        f"healthy: 12 triggers, 19 functions, 2 tables installed, enabled and current"
+        f"healthy: 12 triggers, 20 functions, 2 tables installed, enabled and current"
         f" at revision {HEAD} (head); 5 lookups served by the application's own indexes")
 
     code, data = status_json(capsys, installed)

@@ -73,6 +73,7 @@ PLAN_SETTINGS = {
     "auto_explain.log_format": "json",
     "auto_explain.log_level": "notice",
 }
+PLAN_SETTINGS_SQL = "SELECT " + ", ".join("pg_catalog.set_config(%s, %s, true)" for _ in PLAN_SETTINGS)
 # What a plan node reports of the rows it handled besides those it returned, per loop.
 _REMOVED = ("Rows Removed by Filter", "Rows Removed by Join Filter", "Rows Removed by Index Recheck")
 
@@ -144,7 +145,7 @@ def counters(conn: psycopg.Connection, schema: str = SCHEMA) -> dict:
 
 
 def measure(conn: psycopg.Connection, statement, params=None, schema: str = SCHEMA,
-            timeout: str = STATEMENT_TIMEOUT, what: str = "statement") -> tuple[Reads, int]:
+            timeout: str = STATEMENT_TIMEOUT, what: str = "statement", plans: bool = True) -> tuple[Reads, int]:
     """Run `statement` in the connection's open transaction; (what it read, its rowcount).
 
     The statement runs under SET LOCAL statement_timeout; past it, WorkTimeout. The
@@ -160,11 +161,11 @@ def measure(conn: psycopg.Connection, statement, params=None, schema: str = SCHE
         if plan is not None:
             plans.append(plan)
 
-    conn.execute("LOAD 'auto_explain'")
-    for name, value in PLAN_SETTINGS.items():
-        conn.execute("SELECT pg_catalog.set_config(%s, %s, true)", (name, value))
+    if plans:
+        conn.execute("LOAD 'auto_explain'")
+        conn.execute(PLAN_SETTINGS_SQL, [value for pair in PLAN_SETTINGS.items() for value in pair])
+        conn.add_notice_handler(collect)
     conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(timeout)))
-    conn.add_notice_handler(collect)
     started = time.perf_counter()
     try:
         cursor = conn.execute(statement, params)
@@ -173,9 +174,10 @@ def measure(conn: psycopg.Connection, statement, params=None, schema: str = SCHE
             f"{what} was cancelled after statement_timeout = {timeout} ({time.perf_counter() - started:.1f} s):"
             f" its work is not bounded (a plan that rereads a table per row?); in: {_innermost(exc)}") from None
     finally:
-        conn.remove_notice_handler(collect)
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-            conn.execute("SET LOCAL auto_explain.log_min_duration = -1")
+        if plans:
+            conn.remove_notice_handler(collect)
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+                conn.execute("SET LOCAL auto_explain.log_min_duration = -1")
     rowcount = cursor.rowcount
     conn.execute("SET LOCAL statement_timeout = 0")
     after = counters(conn, schema)
@@ -619,7 +621,8 @@ def run_cell(server, name: str, cell: Cell, size: DataSize, timeout: str = STATE
             if cell.session == "warm_session":
                 for run, statement in enumerate(path.warm_ups, 1):
                     with conn.transaction(force_rollback=True):
-                        measure(conn, statement, timeout=timeout, what=f"warm-up run {run} of {cell.path}")
+                        measure(conn, statement, timeout=timeout, what=f"warm-up run {run} of {cell.path}",
+                                plans=False)
             started = time.perf_counter()
             with conn.transaction(force_rollback=True):
                 reads, rowcount = measure(conn, path.statement, timeout=timeout, what=cell.path)
