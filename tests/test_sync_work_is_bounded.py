@@ -131,6 +131,24 @@ def assert_bounded(templates, cell: work.Cell) -> None:
         + f"\nread: {measured.reads.describe()}\n({where})")
 
 
+def test_plan_rows_count_the_rows_a_rescanned_side_of_a_nested_loop_handles(pg_server):
+    """The measure the bounds rest on: a nested loop that rescans a function scan once per
+    outer row reads no table, and handles outer x inner rows."""
+    with pg_server.connect() as conn:
+        conn.execute("SET enable_hashjoin = off")
+        conn.execute("SET enable_mergejoin = off")
+        conn.execute("SET enable_material = off")
+        reads, rowcount = work.measure(
+            conn, "SELECT count(*) FROM generate_series(1, 300) AS a (i)"
+                  " JOIN generate_series(1, 200) AS b (i) ON a.i = b.i")
+        conn.rollback()
+    assert rowcount == 1 and reads.rows == 0
+    assert reads.statements == 1
+    # 300 outer rows, 200 inner rows per loop (199 of them removed by the join filter), 200
+    # joined, one aggregate
+    assert reads.plan_rows >= 300 * 200
+
+
 def cells(path: str) -> list:
     return [pytest.param(cell, id=cell.matrix_id) for cell in work.matrix(path)]
 

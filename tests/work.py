@@ -145,7 +145,8 @@ def counters(conn: psycopg.Connection, schema: str = SCHEMA) -> dict:
 
 
 def measure(conn: psycopg.Connection, statement, params=None, schema: str = SCHEMA,
-            timeout: str = STATEMENT_TIMEOUT, what: str = "statement", plans: bool = True) -> tuple[Reads, int]:
+            timeout: str = STATEMENT_TIMEOUT, what: str = "statement",
+            count_plans: bool = True) -> tuple[Reads, int]:
     """Run `statement` in the connection's open transaction; (what it read, its rowcount).
 
     The statement runs under SET LOCAL statement_timeout; past it, WorkTimeout. The
@@ -161,7 +162,7 @@ def measure(conn: psycopg.Connection, statement, params=None, schema: str = SCHE
         if plan is not None:
             plans.append(plan)
 
-    if plans:
+    if count_plans:
         conn.execute("LOAD 'auto_explain'")
         conn.execute(PLAN_SETTINGS_SQL, [value for pair in PLAN_SETTINGS.items() for value in pair])
         conn.add_notice_handler(collect)
@@ -174,10 +175,12 @@ def measure(conn: psycopg.Connection, statement, params=None, schema: str = SCHE
             f"{what} was cancelled after statement_timeout = {timeout} ({time.perf_counter() - started:.1f} s):"
             f" its work is not bounded (a plan that rereads a table per row?); in: {_innermost(exc)}") from None
     finally:
-        if plans:
+        if count_plans:
             conn.remove_notice_handler(collect)
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
                 conn.execute("SET LOCAL auto_explain.log_min_duration = -1")
+    if count_plans and not plans:
+        raise RuntimeError(f"auto_explain reported no plan for {what}: its rows handled were not counted")
     rowcount = cursor.rowcount
     conn.execute("SET LOCAL statement_timeout = 0")
     after = counters(conn, schema)
@@ -622,7 +625,7 @@ def run_cell(server, name: str, cell: Cell, size: DataSize, timeout: str = STATE
                 for run, statement in enumerate(path.warm_ups, 1):
                     with conn.transaction(force_rollback=True):
                         measure(conn, statement, timeout=timeout, what=f"warm-up run {run} of {cell.path}",
-                                plans=False)
+                                count_plans=False)
             started = time.perf_counter()
             with conn.transaction(force_rollback=True):
                 reads, rowcount = measure(conn, path.statement, timeout=timeout, what=cell.path)
