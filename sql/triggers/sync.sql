@@ -469,10 +469,10 @@ BEGIN
                     'verify_triggers.syncing', {schema}.verify_triggers_sync_token(), true
                 );
 
-            -- The rows to change, read from the pairs' side: each pair's sheet rows by sku (a
-            -- few rows per sku), each pair's confirmation. No statement joins the sheets to
-            -- anything: a join leaves the planner free to put the sheets outside (revision
-            -- 0006's UPDATE ... FROM joined them to the rows to change by id).
+            -- The rows to change, read from the pairs' side, in key order (each index read in
+            -- its order, not at random): each pair's sheet rows by sku (a few rows per sku),
+            -- each pair's confirmation. No statement joins the sheets to anything: a join leaves
+            -- the planner free to put the sheets outside (0006's UPDATE ... FROM did).
             SELECT
                 pg_catalog.array_agg(r.id) FILTER (
                     WHERE c.is_confirmed AND r.is_verified IS NOT TRUE
@@ -487,6 +487,7 @@ BEGIN
                     p.supplier_name
                 FROM unnest(p_skus, p_supplier_names) AS p (sku, supplier_name)
                 WHERE p.sku IS NOT NULL AND p.supplier_name IS NOT NULL
+                ORDER BY p.sku, p.supplier_name
             ) AS pairs
             CROSS JOIN LATERAL (
                 SELECT
