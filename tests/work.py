@@ -311,6 +311,7 @@ class WritePath:
     analyze_with_statement: bool = True
     share: int = 0  # % of the other matches confirmed (id % 100 < share)
     description: str = ""
+    bumps_epoch: bool = False  # takes the epoch exclusively: updates every row of the lock table
 
 
 def _confirm(where: str) -> str:
@@ -388,6 +389,7 @@ def paths(size: DataSize | None = None) -> dict:
             "rename_sku", 3, f"UPDATE app.products SET sku = {sku(2)} || '-R' WHERE id = 2", 1,
             warm_ups=tuple(f"UPDATE app.products SET sku = {sku(i)} || '-W' WHERE id = {i}" for i in range(3, 8)),
             revert=f"UPDATE app.products SET sku = {sku(2)} WHERE id = 2", share=90,
+            bumps_epoch=True,
             description="UPDATE of one product's sku (3 sheet rows, 1 confirmed), 90% confirmed"),
         WritePath(
             "rename_supplier", size.sheet_rows_per_supplier,
@@ -395,6 +397,7 @@ def paths(size: DataSize | None = None) -> dict:
             warm_ups=tuple(f"UPDATE app.suppliers SET name = {supplier_name(i)} || '-W' WHERE id = {i}"
                            for i in range(4, 9)),
             revert=f"UPDATE app.suppliers SET name = {supplier_name(3)} WHERE id = 3", share=90,
+            bumps_epoch=True,
             description=f"UPDATE of one supplier's name ({size.sheet_rows_per_supplier} sheet rows), 90% confirmed"),
     ]
     return {p.name: p for p in result}

@@ -47,7 +47,7 @@ def table(results: dict, indexes: str, names: list) -> list[str]:
              "|---|--:|--:|" + "--:|" * len(columns)]
     for name in names:
         path = work.paths(bounded.SIZE)[name]
-        limits = bounded.bounds(path.n, name)
+        limits = bounded.bounds(path.n, path.bumps_epoch)
         row = [name, f"{path.n:,}",
                f"{limits['rows read']:,} [{limits['supplier_products rows read']:,}]"
                f" {{{limits['rows handled by plan nodes']:,}}}"]
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         f" own transaction. ✗: over a bound of tests/test_sync_work_is_bounded.py (rows and entries <="
         f" {bounded.READS_PER_ROW}·N + {bounded.FIXED}; supplier_products rows and entries <="
         f" {bounded.MATCH_READS_PER_ROW}·N + {bounded.MATCH_READS_FIXED}; plan rows <="
-        f" {bounded.PLAN_ROWS_PER_ROW}·N + {bounded.PLAN_ROWS_FIXED}, plus {bounded.RENAME_EPOCH_PLAN_ROWS:,}"
+        f" {bounded.PLAN_ROWS_PER_ROW}·N + {bounded.PLAN_ROWS_FIXED}, plus {bounded.EPOCH_PLAN_ROWS:,}"
         " for a rename's epoch). Columns: statistics taken while"
         " nothing was confirmed (before) or after the confirmations and the change (after; for an unconfirm,"
         " while its matches were still confirmed), or emptied (every table's rows deleted, analyzed, and"
