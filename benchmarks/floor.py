@@ -1,0 +1,92 @@
+"""The floor of a single-row sync: ``python -m benchmarks.floor``.
+
+Not part of the benchmark's verdicts. At N = 100,000, 1% confirmed, on the application's
+schema, it runs the single-row confirm-and-unconfirm cycle at 2 and 8 clients, interleaved in the
+same rounds: the bare UPDATE, the application's own sync, verify-triggers, and two syncs written
+as one statement per write with no trigger (``floor_cycle.sql``: the match and its sheet row;
+``floor_bucket_cycle.sql``: the same and the pair's bucket row). Neither floor is correct under
+concurrency (its recheck reads the statement's snapshot, taken before any lock): they say what
+the rule's writes cost on this machine, which no sync can go below. Results in
+docs/benchmarks-decisions.md ("The floor of a single-row sync").
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from psycopg import sql
+
+from benchmarks import databases as db
+from benchmarks import measure
+from benchmarks import queries as q
+
+APPROACHES = {"bare_update": ("bare", "confirm_cycle.sql"), "app_sync": ("bare", "app_cycle.sql"),
+              "triggers": ("triggers", "confirm_cycle.sql"), "floor": ("bare", "floor_cycle.sql"),
+              "floor_bucket": ("bare", "floor_bucket_cycle.sql")}
+FLOOR_LOCK = [
+    sql.SQL("CREATE SCHEMA IF NOT EXISTS {b}").format(b=sql.Identifier(q.BENCH)),
+    sql.SQL("CREATE TABLE {b}.floor_lock (bucket integer PRIMARY KEY, generation bigint NOT NULL DEFAULT 0) "
+            "WITH (fillfactor = 100)").format(b=sql.Identifier(q.BENCH)),
+    sql.SQL("INSERT INTO {b}.floor_lock SELECT g, 0 FROM generate_series(0, 1023) AS g").format(
+        b=sql.Identifier(q.BENCH)),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.splitlines()[0])
+    parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--pct", type=int, default=1)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pgbench", default="pgbench")
+    args = parser.parse_args()
+
+    server = db.Server(args.dsn)
+    names = {role: f"vt_floor_{role}" for role in ("base", "triggers", "bare")}
+    for name in names.values():
+        db.drop(server, name)
+    db.create(server, names["base"])
+    db.load(server, names["base"], args.n, 3 * args.n, db.SCHEMA_FILES["app"], stage_import=False)
+    for role in ("triggers", "bare"):
+        db.create(server, names[role], template=names["base"])
+    db.drop(server, names["base"])
+    db.install_sync(server, names["triggers"])
+    conns = {role: server.connect(names[role]) for role in ("triggers", "bare")}
+    try:
+        for statement in FLOOR_LOCK:
+            conns["bare"].execute(statement)
+        for role, conn in conns.items():
+            with conn.transaction():
+                conn.execute(q.SET_CONFIRMED_SHARE, {"pct": args.pct})
+                if role == "bare":
+                    conn.execute(q.NO_NESTED_LOOPS)
+                    conn.execute(q.HAND_VERIFY, {"stamp": q.STAMP})
+                    conn.execute(q.HAND_UNVERIFY, {"stamp": q.STAMP})
+            conn.execute(q.VACUUM_ANALYZE)
+        for clients in (2, 8):
+            runs = measure.interleaved(
+                args.repeat,
+                {a: (lambda role=role, script=script: measure.pgbench(
+                    args.pgbench, server.libpq_args(), server.env(), names[role], script, args.n, args.pct,
+                    clients, args.seconds, None)["latency_ms"])
+                 for a, (role, script) in APPROACHES.items()},
+                after=lambda a: measure.vacuum(conns[APPROACHES[a][0]], synced=APPROACHES[a][0] == "triggers"),
+                before=lambda: measure.checkpoint(conns["bare"]))
+            bare = statistics.median(runs["bare_update"])
+            for a, latencies in runs.items():
+                median = statistics.median(latencies)
+                print(f"{clients} clients  {a:13s} {median:7.3f} ms  {median / bare:5.2f}x bare  "
+                      f"{', '.join(f'{x:.3f}' for x in latencies)}", flush=True)
+        for role, conn in conns.items():
+            print(f"{role} database: drift {measure.rule_state(conn).drift}")
+    finally:
+        for conn in conns.values():
+            conn.close()
+        for role in ("triggers", "bare"):
+            db.drop(server, names[role])
+
+
+if __name__ == "__main__":
+    main()
