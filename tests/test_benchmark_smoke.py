@@ -25,7 +25,7 @@ def test_benchmark_smoke_run(pg_server, tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--sizes", str(N), "--repeat", "1",
+        [sys.executable, "-m", "benchmarks.run", "--sizes", str(N), "--repeat", "1", "--price-repeat", "1",
          "--pgbench-transactions", "5", "--check-sheet-rows", str(CHECK_ROWS), "--startup-runs", "1",
          "--no-chart", "--out", str(out), "--json", str(raw),
          "--dsn", pg_server.url("postgres"), "--db-prefix", f"vt_bench_smoke_{os.getpid()}"],
@@ -110,8 +110,8 @@ def test_benchmark_smoke_run(pg_server, tmp_path):
 
 def test_floor_runs_every_approach_and_its_one_statement_syncs_keep_the_rule(pg_server):
     """``python -m benchmarks.floor``: each approach at 2 and 8 clients, no pgbench failure,
-    and both databases clean after (the floors' statements verify and un-verify as the rule
-    says, or the bare database drifts); its databases are dropped."""
+    and every database clean after (the floors' statements and triggers verify and un-verify as
+    the rule says, or their database drifts); its databases are dropped."""
     prefix = f"vt_floor_smoke_{os.getpid()}"
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -124,9 +124,11 @@ def test_floor_runs_every_approach_and_its_one_statement_syncs_keep_the_rule(pg_
     lines = done.stdout.splitlines()
     measured = {(int(line.split()[0]), line.split()[2]) for line in lines if " clients " in line}
     assert measured == {(c, a) for c in (2, 8)
-                        for a in ("bare_update", "app_sync", "triggers", "floor", "floor_bucket")}
+                        for a in ("bare_update", "app_sync", "triggers", "floor", "floor_bucket",
+                                  "statement_trigger_floor", "row_trigger_floor")}
     assert all("failed 0" in line for line in lines if " clients " in line)
-    assert "triggers database: drift 0" in lines and "bare database: drift 0" in lines
+    for database in ("triggers", "bare", "statement_floor", "row_floor"):
+        assert f"{database} database: drift 0" in lines, done.stdout[-3000:]
     with pg_server.connect("postgres") as conn:
         left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", [prefix + "%"]).fetchone()[0]
     assert left == 0
