@@ -2,12 +2,14 @@
 
 Not part of the benchmark's verdicts. At N = 100,000, 1% confirmed, on the application's
 schema, it runs the single-row confirm-and-unconfirm cycle at 2 and 8 clients, interleaved in the
-same rounds: the bare UPDATE, the application's own sync, verify-triggers, and two syncs written
+same rounds: the bare UPDATE, the application's own sync, verify-triggers, two syncs written
 as one statement per write with no trigger (``floor_cycle.sql``: the match and its sheet row;
-``floor_bucket_cycle.sql``: the same and the pair's bucket row). Neither floor is correct under
-concurrency (its recheck reads the statement's snapshot, taken before any lock): they say what
-the rule's writes cost on this machine, which no sync can go below. Results in
-docs/benchmarks-decisions.md ("The floor of a single-row sync").
+``floor_bucket_cycle.sql``: the same and the pair's bucket row), and the bucket row and sheet
+row written by a bare PL/pgSQL trigger in one statement (``sql/floor_triggers.sql``), a
+statement-level one with transition tables or a row-level one, each in its own database.
+None of the floors is correct under concurrency (each decides from a snapshot taken before any
+lock): they say what the rule's writes, and a trigger around them, cost on this machine.
+Results in docs/benchmarks-decisions.md ("The floor of a single-row sync").
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from benchmarks.scenarios import set_confirmed_share
 
 APPROACHES = {"bare_update": ("bare", "confirm_cycle.sql"), "app_sync": ("bare", "app_cycle.sql"),
               "triggers": ("triggers", "confirm_cycle.sql"), "floor": ("bare", "floor_cycle.sql"),
-              "floor_bucket": ("bare", "floor_bucket_cycle.sql")}
+              "floor_bucket": ("bare", "floor_bucket_cycle.sql"),
+              "statement_trigger_floor": ("statement_floor", "confirm_cycle.sql"),
+              "row_trigger_floor": ("row_floor", "confirm_cycle.sql")}
+# database -> what is installed on it besides the tables and the bucket rows
+ROLES = {"triggers": None, "bare": None, "statement_floor": "floor_statement_trigger.sql",
+         "row_floor": "floor_row_trigger.sql"}
+SQL_DIR = db.HERE / "sql"
 FLOOR_LOCK = [
     sql.SQL("CREATE SCHEMA IF NOT EXISTS {b}").format(b=sql.Identifier(q.BENCH)),
     sql.SQL("CREATE TABLE {b}.floor_lock (bucket integer PRIMARY KEY, generation bigint NOT NULL DEFAULT 0) "
@@ -52,21 +60,26 @@ def main() -> None:
         parser.exit(2, "python -m benchmarks.floor: error: no pgbench found (--pgbench PATH)\n")
 
     server = db.Server(args.dsn)
-    names = {role: f"{args.db_prefix}_{role}" for role in ("base", "triggers", "bare")}
+    names = {role: f"{args.db_prefix}_{role}" for role in ("base", *ROLES)}
     for name in names.values():
         db.drop(server, name)
     db.create(server, names["base"])
     db.load(server, names["base"], args.n, 3 * args.n, db.SCHEMA_FILES["app"], stage_import=False)
-    for role in ("triggers", "bare"):
+    for role in ROLES:
         db.create(server, names[role], template=names["base"])
     db.drop(server, names["base"])
     db.install_sync(server, names["triggers"])
-    conns = {role: server.connect(names[role]) for role in ("triggers", "bare")}
+    conns = {role: server.connect(names[role]) for role in ROLES}
     try:
-        for statement in FLOOR_LOCK:
-            conns["bare"].execute(statement)
         for role, conn in conns.items():
-            set_confirmed_share(conn, args.pct, by_hand=role == "bare")
+            if role != "triggers":
+                for statement in FLOOR_LOCK:
+                    conn.execute(statement)
+            # the floor triggers only after the share is set by hand: they cover one row's confirm
+            set_confirmed_share(conn, args.pct, by_hand=role != "triggers")
+            if ROLES[role]:
+                db.load_schema(conn, SQL_DIR / "floor_triggers.sql")
+                db.load_schema(conn, SQL_DIR / ROLES[role])
             conn.execute(q.VACUUM_ANALYZE)
         for clients in (2, 8):
             runs = measure.interleaved(
@@ -81,7 +94,7 @@ def main() -> None:
             for a, figures in runs.items():
                 latencies = [r["latency_ms"] for r in figures]
                 median = statistics.median(latencies)
-                print(f"{clients} clients  {a:13s} {median:7.3f} ms  {median / bare:5.2f}x bare  "
+                print(f"{clients} clients  {a:23s} {median:7.3f} ms  {median / bare:5.2f}x bare  "
                       f"failed {sum(r.get('failed', 0) for r in figures)}  "
                       f"{', '.join(f'{x:.3f}' for x in latencies)}", flush=True)
         for role, conn in conns.items():
@@ -89,7 +102,7 @@ def main() -> None:
     finally:
         for conn in conns.values():
             conn.close()
-        for role in ("triggers", "bare"):
+        for role in ROLES:
             db.drop(server, names[role])
 
 
