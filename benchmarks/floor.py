@@ -48,6 +48,47 @@ FLOOR_LOCK = [
 PIECES = ("token", "epoch", "sheet_trigger")
 
 
+def database_names(prefix: str, pieces=()) -> dict[str, str]:
+    """Database by role: the sync's, the bare one, the two trigger floors, the sync without each piece."""
+    return {role: f"{prefix}_{role}" for role in (*ROLES, *(f"without_{p}" for p in pieces))}
+
+
+def build(server: db.Server, names: dict[str, str], n: int, pct: int, pieces=()) -> None:
+    """Every database of ``database_names``, pct% of its N matches confirmed and its rule kept,
+    vacuumed and analyzed: one load, cloned; the sync installed as a user installs it; its copies
+    with one piece taken out; the floors' bucket rows and triggers."""
+    base = names["triggers"] + "_base"
+    drop(server, {**names, "base": base})
+    db.create(server, base)
+    db.load(server, base, n, 3 * n, db.SCHEMA_FILES["app"], stage_import=False)
+    for role in ROLES:
+        db.create(server, names[role], template=base)
+    db.drop(server, base)
+    db.install_sync(server, names["triggers"])
+    with server.connect(names["triggers"]) as conn:
+        set_confirmed_share(conn, pct, by_hand=False)
+    for piece in pieces:  # copies of the sync's database, one piece taken out
+        db.create(server, names[f"without_{piece}"], template=names["triggers"])
+        with server.connect(names[f"without_{piece}"]) as conn:
+            db.load_schema(conn, SQL_DIR / f"without_{piece}.sql")
+    for role, name in names.items():
+        with server.connect(name) as conn:
+            if role in ROLES and role != "triggers":
+                for statement in FLOOR_LOCK:
+                    conn.execute(statement)
+                # the floor triggers only after the share is set by hand: they cover one row's confirm
+                set_confirmed_share(conn, pct, by_hand=True)
+                if ROLES[role]:
+                    db.load_schema(conn, SQL_DIR / "floor_triggers.sql")
+                    db.load_schema(conn, SQL_DIR / ROLES[role])
+            conn.execute(q.VACUUM_ANALYZE)
+
+
+def drop(server: db.Server, names: dict[str, str]) -> None:
+    for name in names.values():
+        db.drop(server, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -73,38 +114,14 @@ def main() -> None:
         parser.exit(2, "python -m benchmarks.floor: error: no pgbench found (--pgbench PATH)\n")
 
     approaches = dict(APPROACHES)
-    variants = {f"without_{piece}": f"without_{piece}.sql" for piece in args.without}
-    approaches.update({f"triggers_{role}": (role, "confirm_cycle.sql") for role in variants})
+    approaches.update({f"triggers_without_{p}": (f"without_{p}", "confirm_cycle.sql") for p in args.without})
     server = db.Server(args.dsn)
-    names = {role: f"{args.db_prefix}_{role}" for role in ("base", *ROLES, *variants)}
+    names = database_names(args.db_prefix, args.without)
     conns: dict = {}
     try:
-        for name in names.values():
-            db.drop(server, name)
-        db.create(server, names["base"])
-        db.load(server, names["base"], args.n, 3 * args.n, db.SCHEMA_FILES["app"], stage_import=False)
-        for role in ROLES:
-            db.create(server, names[role], template=names["base"])
-        db.drop(server, names["base"])
-        db.install_sync(server, names["triggers"])
-        with server.connect(names["triggers"]) as conn:
-            set_confirmed_share(conn, args.pct, by_hand=False)
-        for role, script in variants.items():  # copies of the sync's database, one piece taken out
-            db.create(server, names[role], template=names["triggers"])
-            with server.connect(names[role]) as conn:
-                db.load_schema(conn, SQL_DIR / script)
-        conns = {role: server.connect(names[role]) for role in (*ROLES, *variants)}
-        for role, conn in conns.items():
-            if role in ROLES and role != "triggers":
-                for statement in FLOOR_LOCK:
-                    conn.execute(statement)
-                # the floor triggers only after the share is set by hand: they cover one row's confirm
-                set_confirmed_share(conn, args.pct, by_hand=True)
-                if ROLES[role]:
-                    db.load_schema(conn, SQL_DIR / "floor_triggers.sql")
-                    db.load_schema(conn, SQL_DIR / ROLES[role])
-            conn.execute(q.VACUUM_ANALYZE)
-        synced = {role for role in conns if role == "triggers" or role in variants}
+        build(server, names, args.n, args.pct, args.without)
+        conns = {role: server.connect(name) for role, name in names.items()}
+        synced = {role for role in conns if role not in ROLES or role == "triggers"}
         for clients in clients_list:
             runs = measure.interleaved(
                 args.repeat,
@@ -126,8 +143,7 @@ def main() -> None:
     finally:
         for conn in conns.values():
             conn.close()
-        for name in names.values():
-            db.drop(server, name)
+        drop(server, names)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ same state, people's verifications survive, every section is there), never how f
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,27 @@ def test_floor_runs_every_approach_and_its_one_statement_syncs_keep_the_rule(pg_
     with pg_server.connect("postgres") as conn:
         left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", [prefix + "%"]).fetchone()[0]
     assert left == 0
+
+
+def test_instructions_counts_each_floor_database_or_names_what_it_lacks():
+    """``python -m benchmarks.instructions`` at N = 1,000, one and two cycles: a count per
+    database, the bare one the unit, the sync above it. Where valgrind or the server's binaries
+    are missing, one line saying which, and exit 2."""
+    from benchmarks.instructions import find_bindir
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.instructions", "--n", str(N), "--cycles", "1,2"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if shutil.which("valgrind") is None or find_bindir(None) is None:
+        assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and ("valgrind not found" in lines[0] or "binaries" in lines[0]), lines
+        return
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    counts = {line.split()[0]: (float(line.split()[1].rstrip("k").replace(",", "")), line.split()[2])
+              for line in done.stdout.splitlines()[1:]}
+    assert set(counts) == {"triggers", "bare", "statement_floor", "row_floor"}
+    assert counts["bare"][1] == "1.00x"
+    assert all(value > 0 for value, _ in counts.values())
+    assert counts["triggers"][0] > counts["bare"][0]
