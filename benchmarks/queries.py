@@ -290,3 +290,4 @@ SETTINGS = sql.SQL("""
 SELECT name, setting, unit FROM pg_catalog.pg_settings WHERE name = ANY(%(names)s) ORDER BY name
 """)
 VERSION = sql.SQL("SELECT pg_catalog.version()")
+DATABASE_MB = sql.SQL("SELECT pg_catalog.pg_database_size(%(name)s) / 1048576.0")

@@ -10,7 +10,7 @@ import statistics
 from pathlib import Path
 from string import Template
 
-from benchmarks.results import Case, Results, Size, median
+from benchmarks.results import Case, Results, Size, median, shared_buffers_mb
 from benchmarks.verdicts import PRICE_COLUMNS, Verdict
 
 TEMPLATE = Path(__file__).resolve().parent / "report_template.md"
@@ -137,6 +137,22 @@ def single_row_table(sizes: list[Size]) -> str:
                   "drift after (t/bare)"], rows)
 
 
+def single_row_buffers(results: Results) -> str:
+    """How the single-row rounds' databases compare with shared_buffers, at each size."""
+    buffers = shared_buffers_mb(results.meta.settings)
+    held = [(size.n, sum(size.databases_mb.values())) for size in results.sizes if size.databases_mb]
+    if not held or buffers is None:
+        return "(the databases' sizes were not recorded in this run)"
+    sizes = ", ".join(f"{mb:,.0f} MB at N = {n:,}" for n, mb in held)
+    over = [f"{n:,}" for n, mb in held if mb > buffers]
+    verdict = (f"At N = {', '.join(over)} they outgrow it: part of the pages a cycle touches come from "
+               "the operating system's cache, and the ratios there include those reads "
+               "(docs/operations.md, \"What a single-row confirm costs\")." if over
+               else "They fit at every size measured.")
+    return (f"The rounds use two databases at once, the sync's and the bare one: {sizes}, against "
+            f"`shared_buffers` of {buffers:,} MB. {verdict}")
+
+
 def per_confirm_table(sizes: list[Size]) -> str:
     rows = []
     order = ("bare_update", "app_sync", "triggers")
@@ -227,7 +243,8 @@ def markdown(results: Results, verdicts: list[Verdict], chart: Path | None) -> s
         "schema_file": f"tests/fixtures/{'schema' if m.schema_variant == 'app' else 'schema_lean'}.sql",
         "load": load(results), "pgbench_duration": duration, "targets": targets_table(verdicts),
         "bulk_confirm": bulk_table(sizes), "import": import_table(sizes), "price": price_table(sizes),
-        "single_row": single_row_table(sizes), "per_confirm": per_confirm_table(sizes), "cli": cli_table(sizes),
+        "single_row": single_row_table(sizes), "single_row_buffers": single_row_buffers(results),
+        "per_confirm": per_confirm_table(sizes), "cli": cli_table(sizes),
         "check": check_table(results), "startup": startup_table(results),
         "chart": f"![cost against N]({chart.name})" if chart else "(no chart drawn in this run)",
         "setup": setup_table(results), "machine": machine_table(results),

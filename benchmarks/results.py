@@ -20,6 +20,12 @@ def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def shared_buffers_mb(settings: dict[str, str]) -> int | None:
+    """``shared_buffers`` as the benchmark records it (``128MB``), in MB; None if not recorded."""
+    value = settings.get("shared_buffers", "")
+    return int(value[:-2]) if value.endswith("MB") and value[:-2].isdigit() else None
+
+
 @dataclass
 class RuleState:
     """The rule, judged by an independent query (``queries.DRIFT``), not by the triggers."""
@@ -132,6 +138,8 @@ class Size:
     single_row: list[SingleRow] = field(default_factory=list)
     per_confirm: list[PerConfirm] = field(default_factory=list)
     cli: list[CliRun] = field(default_factory=list)
+    # MB on disk of the databases the single-row rounds use at once, by database, after the build
+    databases_mb: dict[str, float] = field(default_factory=dict)
 
     def case(self, name: str, pct: int) -> Case | None:
         return next((c for c in self.cases if c.name == name and c.confirmed_pct == pct), None)

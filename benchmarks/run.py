@@ -152,6 +152,7 @@ def main(argv=None) -> int:
         return 0
     server = Server(args.dsn)
     machine, settings = describe_machine(server)
+    args.settings = settings
     samples = [load_average()]
 
     def log(message: str) -> None:  # every line also samples the load average

@@ -16,7 +16,7 @@ import psycopg
 from benchmarks import databases as db
 from benchmarks import measure
 from benchmarks import queries as q
-from benchmarks.results import Case, SingleRow, Size
+from benchmarks.results import Case, SingleRow, Size, shared_buffers_mb
 
 CONFIRMED_SHARES = (1, 90)
 CLIENTS = (2, 8)
@@ -198,6 +198,12 @@ class SizeBench:
         self.log(f"== N = {self.n:,} matches, {3 * self.n:,} sheet rows, {self.repeat} repeat(s)")
         size = self.build()
         self.log(f"   built: load {size.load_s:.1f} s, verify-triggers upgrade {size.upgrade_s:.1f} s")
+        size.databases_mb = {role: float(self.conns[role].execute(q.DATABASE_MB, {"name": self.names[role]})
+                                         .fetchone()[0]) for role in ("triggers", "bare")}
+        buffers = shared_buffers_mb(getattr(self.args, "settings", {}))
+        if buffers and sum(size.databases_mb.values()) > buffers:
+            self.log(f"   note: the single-row rounds' two databases hold {sum(size.databases_mb.values()):,.0f} MB,"
+                     f" more than shared_buffers ({buffers:,} MB): their ratios include reads from the OS cache")
         try:
             size.cases.append(self.case("bulk_confirm", 0, BULK_CONFIRM,
                                         caps={"naive_row_trigger": self.args.naive_timeout}))

@@ -78,6 +78,8 @@ def test_benchmark_smoke_run(pg_server, tmp_path):
         for name, bench in row.approaches.items():
             assert bench.failed == 0 and bench.cycles == row.clients * 5, (row, name)
         assert row.drift_after == {"triggers": 0, "bare": 0}
+    # ... and the report says how their two databases compare with shared_buffers.
+    assert set(size.databases_mb) == {"triggers", "bare"} and all(mb > 0 for mb in size.databases_mb.values())
 
     # Per confirm: round trips by construction; WAL where the server has pg_walinspect.
     trips = {(p.approach, p.confirmed_pct): p.round_trips for p in size.per_confirm}
@@ -103,6 +105,7 @@ def test_benchmark_smoke_run(pg_server, tmp_path):
                     "## Single-row confirm", "## WAL and round trips", "## verify-triggers check",
                     "## Start-up", "## Setup and machine"):
         assert heading in markdown
+    assert "The rounds use two databases at once" in markdown and "`shared_buffers` of" in markdown
     assert markdown.count("| 1,000 |") >= 1 + 2 + 4 + 8 + 2 + 1 + 1
     assert "$" not in markdown.split("## Reproduce")[0]  # every template field filled in
     assert len(targets(results)) >= 19
