@@ -29,12 +29,14 @@ from benchmarks import databases as db
 from benchmarks.floor import PIECES, build, database_names
 
 PORT = 5499
-SETTINGS = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+SETTING_ARGS = [arg for setting in SETTINGS for arg in ("-c", setting)]
 CONFIRM = ("UPDATE app.supplier_products SET manual_confirmed = true, confirmed_by = 1, confirmed_at = now()"
            " WHERE id = {id};\n")
 UNCONFIRM = ("UPDATE app.supplier_products SET manual_confirmed = false, confirmed_by = NULL, confirmed_at = NULL"
              " WHERE id = {id};\n")
 _COLLECTED = re.compile(r"Collected : (\d+)")
+_FAILED = re.compile(r"\b(ERROR|FATAL|PANIC):\s")
 
 
 def find_bindir(explicit: str | None) -> Path | None:
@@ -75,8 +77,8 @@ class Cluster:
             raise RuntimeError(f"initdb failed: {done.stderr.strip()[-500:]}")
 
     def start(self) -> db.Server:
-        options = " ".join([f"-p {PORT}", f"-k {self.folder}", "-c listen_addresses=''"]
-                           + [f"-c {setting}" for setting in SETTINGS[1::2]])
+        options = " ".join([f"-p {PORT}", f"-k {self.folder}", "-c listen_addresses=''",
+                            *(f"-c {setting}" for setting in SETTINGS)])
         done = self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-w",
                         "-l", str(self.folder / "server.log"), "start")
         if done.returncode:
@@ -91,10 +93,11 @@ class Cluster:
         out = self.folder / f"{database}.{cycles.stem}.callgrind"
         with open(cycles) as stdin:
             done = self.run("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                            str(self.bindir / "postgres"), "--single", "-D", str(self.data), *SETTINGS,
+                            str(self.bindir / "postgres"), "--single", "-D", str(self.data), *SETTING_ARGS,
                             database, stdin=stdin, stdout=subprocess.PIPE)
-        if done.returncode or "ERROR" in done.stdout:
-            raise RuntimeError(f"{database}: the cycles failed: {(done.stdout + done.stderr)[-800:]}")
+        failed = [line for line in (done.stdout + done.stderr).splitlines() if _FAILED.search(line)]
+        if done.returncode or failed:
+            raise RuntimeError(f"{database}: the cycles failed: {(failed or [done.stderr.strip()[-300:]])[0]}")
         found = _COLLECTED.search(done.stderr)
         if not found:
             raise RuntimeError(f"{database}: no instruction count in valgrind's output")

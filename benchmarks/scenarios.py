@@ -34,6 +34,7 @@ PRICE_SHEET = {"triggers": ("triggers", [q.SHEET_PRICE]), "no_trigger": ("bare",
 SINGLE_ROW = {"triggers": ("triggers", "confirm_cycle.sql"),
               "bare_update": ("bare", "confirm_cycle.sql"),
               "app_sync": ("bare", "app_cycle.sql")}
+SINGLE_ROW_DATABASES = ("triggers", "bare")
 
 
 def set_confirmed_share(conn: psycopg.Connection, pct: int, by_hand: bool) -> None:
@@ -81,6 +82,8 @@ class SizeBench:
         return Size(n=self.n, sheet_rows=3 * self.n, repeat=self.repeat, load_s=load_s, upgrade_s=upgrade_s,
                     functions_md5=db.functions_md5(self.conns["triggers"]),
                     revision=db.applied_revision(self.conns["triggers"]),
+                    databases_mb={role: float(self.conns[role].execute(q.DATABASE_MB, {"name": self.names[role]})
+                                              .fetchone()[0]) for role in SINGLE_ROW_DATABASES},
                     initial={role: measure.rule_state(conn) for role, conn in self.conns.items()})
 
     def drop(self, role: str | None = None) -> None:
@@ -180,7 +183,7 @@ class SizeBench:
             row = SingleRow(confirmed_pct=pct, statistics=stats, clients=clients,
                             approaches={a: measure.pgbench_summary(r) for a, r in runs.items()},
                             drift_after={role: measure.rule_state(self.conns[role]).drift
-                                         for role in ("triggers", "bare")})
+                                         for role in SINGLE_ROW_DATABASES})
             size.single_row.append(row)
             self.log(f"   single-row {pct}% confirmed, {stats} statistics, {clients} clients: "
                      + ", ".join(f"{a} {p.median_ms:.3f} ms" for a, p in row.approaches.items())
@@ -198,9 +201,7 @@ class SizeBench:
         self.log(f"== N = {self.n:,} matches, {3 * self.n:,} sheet rows, {self.repeat} repeat(s)")
         size = self.build()
         self.log(f"   built: load {size.load_s:.1f} s, verify-triggers upgrade {size.upgrade_s:.1f} s")
-        size.databases_mb = {role: float(self.conns[role].execute(q.DATABASE_MB, {"name": self.names[role]})
-                                         .fetchone()[0]) for role in ("triggers", "bare")}
-        buffers = shared_buffers_mb(getattr(self.args, "settings", {}))
+        buffers = shared_buffers_mb(self.args.settings)
         if buffers and sum(size.databases_mb.values()) > buffers:
             self.log(f"   note: the single-row rounds' two databases hold {sum(size.databases_mb.values()):,.0f} MB,"
                      f" more than shared_buffers ({buffers:,} MB): their ratios include reads from the OS cache")
