@@ -31,10 +31,8 @@ from benchmarks.floor import PIECES, build, database_names
 PORT = 5499
 SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 SETTING_ARGS = [arg for setting in SETTINGS for arg in ("-c", setting)]
-CONFIRM = ("UPDATE app.supplier_products SET manual_confirmed = true, confirmed_by = 1, confirmed_at = now()"
-           " WHERE id = {id};\n")
-UNCONFIRM = ("UPDATE app.supplier_products SET manual_confirmed = false, confirmed_by = NULL, confirmed_at = NULL"
-             " WHERE id = {id};\n")
+# The cycle pgbench runs in benchmarks.floor and benchmarks.run, its match id (:id) filled in.
+CYCLE = db.HERE / "pgbench" / "confirm_cycle.sql"
 _COLLECTED = re.compile(r"Collected : (\d+)")
 _FAILED = re.compile(r"\b(ERROR|FATAL|PANIC):\s")
 
@@ -54,10 +52,12 @@ def find_bindir(explicit: str | None) -> Path | None:
 
 
 def cycles_file(path: Path, n: int, pct: int, count: int) -> None:
-    """``count`` cycles on the same random unconfirmed matches (id % 100 >= pct), seeded."""
+    """``count`` of pgbench's cycles (its statements, not its meta-commands) on the same random
+    unconfirmed matches (id % 100 >= pct), seeded."""
+    statements = [line for line in CYCLE.read_text().splitlines() if line and not line.startswith(("--", "\\"))]
     rng = random.Random(7)
     ids = [100 * rng.randrange(0, n // 100) + rng.randrange(pct, 100) for _ in range(count)]
-    path.write_text("".join(CONFIRM.format(id=i) + UNCONFIRM.format(id=i) for i in ids))
+    path.write_text("".join(f"{statement.replace(':id', str(i))}\n" for i in ids for statement in statements))
 
 
 class Cluster:
