@@ -72,6 +72,7 @@ def test_the_wheel_ships_migrations_sql_and_the_console_script(wheel):
                  "verify_triggers/migrations/versions/0005_one_bucket_lock.py",
                  "verify_triggers/migrations/versions/0006_import_without_a_join.py",
                  "verify_triggers/migrations/versions/0007_host_tables_looked_up_by_key.py",
+                 "verify_triggers/migrations/versions/0008_token_read_in_place.py",
                  "verify_triggers/sql/revisions/0001/install.sql",
                  "verify_triggers/sql/revisions/0002/install.sql",
                  "verify_triggers/sql/revisions/0003/upgrade.sql",
@@ -80,6 +81,7 @@ def test_the_wheel_ships_migrations_sql_and_the_console_script(wheel):
                  "verify_triggers/sql/revisions/0005/upgrade.sql",
                  "verify_triggers/sql/revisions/0006/upgrade.sql",
                  "verify_triggers/sql/revisions/0007/upgrade.sql",
+                 "verify_triggers/sql/revisions/0008/upgrade.sql",
                  "verify_triggers/sql/triggers/sync.sql",
                  "verify_triggers/sql/queries/check.sql",
                  "verify_triggers/sql/demo/seed.sql"):
@@ -109,8 +111,8 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     assert "Running upgrade 0001 -> 0002" in upgrade.out
     assert "Running upgrade 0002 -> 0003" in upgrade.out
     assert "Running upgrade 0003 -> 0004" in upgrade.out
-    assert "Running upgrade 0006 -> 0007" in upgrade.out
-    assert "at revision 0007 (head)" in upgrade.out
+    assert "Running upgrade 0007 -> 0008" in upgrade.out
+    assert "at revision 0008 (head)" in upgrade.out
 
     check = _run([script, "check"], cwd=work, env=env)
     assert check.code == 0, check.out + check.err
@@ -119,7 +121,7 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     status = _run([venv / "bin" / "python", "-m", "verify_triggers", "status"], cwd=work, env=env)
     assert status.code == 0, status.out + status.err
     assert "OUTDATED" not in status.out and "MISSING" not in status.out
-    assert "healthy: 12 triggers, 20 functions, 2 tables installed" in status.out
+    assert "healthy: 12 triggers, 21 functions, 2 tables installed" in status.out
 
     offline = _run([script, "upgrade", "--sql"], cwd=work, env=_env(venv))
     assert offline.code == 0 and "CREATE TRIGGER verify_triggers_sp_update" in offline.out

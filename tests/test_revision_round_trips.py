@@ -3,13 +3,15 @@ before it leaves, whether or not the application has the indexes the sync looks 
 upgrade from any earlier revision rewrites no row and keeps the rule, before, during and after.
 """
 
+import hashlib
+
 import pytest
 
 from clirun import applied_versions, drop_host_indexes, sheet_versions
 from helpers import FIXTURES, load_sql, match_id, set_confirmed, verification
 from rule import SYNC, assert_rule, people_verifications, sheet
 
-HEAD = "0007"
+HEAD = "0008"
 
 # The sync's own indexes at each revision, with the application's indexes (tests/fixtures/
 # schema.sql) and with none of them (only keys and unique constraints): written out here.
@@ -33,8 +35,12 @@ OWN_INDEXES = {
     ("0007", True): set(),
     ("0007", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
                       "verify_triggers_suppliers_name_idx"},
+    ("0008", True): set(),
+    ("0008", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
+                      "verify_triggers_suppliers_name_idx"},
 }
-PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003", "0005": "0004", "0006": "0005", "0007": "0006"}
+PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003", "0005": "0004", "0006": "0005", "0007": "0006",
+            "0008": "0007"}
 
 
 def catalog(conn, schema: str = "app") -> dict:
@@ -79,7 +85,7 @@ def own_indexes(found: dict) -> set[str]:
 
 @pytest.mark.parametrize("application_indexes", [True, False],
                          ids=["application-indexes", "no-application-indexes"])
-@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005", "0006", "0007"])
+@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005", "0006", "0007", "0008"])
 def test_a_downgrade_leaves_exactly_a_fresh_install_of_the_revision_before(seeded, make_db, revision,
                                                                            application_indexes):
     """Functions, triggers, indexes, tables and their options, ACLs and comments after
@@ -231,7 +237,48 @@ def test_what_0007_changes_from_0006(seeded):
     assert {r[0] for r in at_0007["relations"]} == {r[0] for r in at_0006["relations"]}
 
 
-@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005", "0006"])
+def test_what_0008_changes_from_0007(seeded):
+    seeded.upgrade("0007")
+    with seeded.connect() as conn:
+        at_0007 = catalog(conn)
+        token_0007 = conn.execute("SELECT app.verify_triggers_sync_token(), pg_current_xact_id()").fetchone()
+        secret = conn.execute("SELECT generation FROM app.verify_triggers_lock WHERE bucket = -2").fetchone()[0]
+    seeded.upgrade("0008")
+    with seeded.connect() as conn:
+        at_0008 = catalog(conn)
+        # the same secret, in the same place, the same formula: one token, read two ways
+        assert conn.execute("SELECT generation FROM app.verify_triggers_lock WHERE bucket = -2").fetchone()[0] == secret
+        token_0008 = conn.execute(
+            "SELECT app.verify_triggers_sync_token(), (SELECT t.token FROM app.verify_triggers_token() AS t),"
+            " md5(%s::text || ':' || pg_current_xact_id()::text)", (secret,)).fetchone()
+        assert token_0008[0] == token_0008[1] == token_0008[2]
+    assert token_0007[0] == hashlib.md5(f"{secret}:{token_0007[1]}".encode()).hexdigest()
+    before = {(r[0], r[1]): r[2:] for r in at_0007["functions"]}
+    after = {(r[0], r[1]): r[2:] for r in at_0008["functions"]}
+    # one function more: the token as a row, which the planner inlines where it is read
+    assert set(after) - set(before) == {("verify_triggers_token", "")}
+    assert set(before) <= set(after)
+    token = after[("verify_triggers_token", "")][0]
+    assert "LANGUAGE sql" in token and "SECURITY DEFINER" not in token and " SET " not in token
+    # five redefined: the token function reads it; the single-row sync reads it in the bucket
+    # row's UPDATE and runs with its callers' settings; they pin the plan cache for it; the
+    # sheets' trigger checks it with a query instead of a call
+    assert {key[0] for key in before if before[key] != after[key]} == {
+        "verify_triggers_sync_token", "verify_triggers_sync_one", "verify_triggers_sp_rows",
+        "verify_triggers_sp_update", "verify_triggers_sheet_update"}
+    sync_one = after[("verify_triggers_sync_one", "p_sku text, p_supplier_name text")][0]
+    assert sync_one.split("AS $function$")[0].split("LANGUAGE plpgsql")[1].strip() == ""
+    assert 'RETURNING (SELECT t.token FROM "app".verify_triggers_token() AS t) INTO token' in sync_one
+    assert "verify_triggers_sync_token()" not in after[("verify_triggers_sheet_update", "")][0]
+    for name in ("verify_triggers_sp_rows", "verify_triggers_sp_update"):
+        assert "plan_cache_mode TO 'force_generic_plan'" in after[(name, "")][0]
+    # the same triggers, indexes and tables
+    assert at_0008["triggers"] == at_0007["triggers"]
+    assert at_0008["indexes"] == at_0007["indexes"]
+    assert at_0008["relations"] == at_0007["relations"]
+
+
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005", "0006", "0007"])
 def test_the_rule_holds_across_the_upgrade_from_an_earlier_revision_with_data(seeded, start):
     seeded.upgrade(start)
     with seeded.connect() as conn:

@@ -137,7 +137,34 @@ def test_every_sync_function_pins_its_search_path(conn):
     assert functions
     unpinned = {name for name, config, _, _ in functions
                 if not any(setting.startswith("search_path=") for setting in config or [])}
-    assert unpinned == set()
+    # the single-row sync runs with its caller's rights and settings (revision 0008)
+    assert unpinned == {"verify_triggers_sync_one"}
+
+
+# What verify_triggers_sync_one's statements are planned under, pinned by each of its callers
+# since it pins nothing itself (0008): without them a session's own settings would choose them.
+SYNC_ONE_SETTINGS = {"search_path=pg_catalog, pg_temp", "jit=off", "enable_seqscan=off",
+                     "enable_hashjoin=off", "enable_mergejoin=off", "join_collapse_limit=1",
+                     "from_collapse_limit=1"}
+
+
+def test_the_single_row_sync_runs_only_inside_the_owners_functions_that_pin_its_settings(conn):
+    [(secdef, public_may_call)] = conn.execute(
+        "SELECT p.prosecdef, has_function_privilege('public', p.oid, 'EXECUTE') FROM pg_catalog.pg_proc p"
+        " WHERE p.proname = 'verify_triggers_sync_one'").fetchall()
+    assert (secdef, public_may_call) == (False, False)
+    callers = conn.execute(
+        "SELECT p.proname, p.proconfig, p.prosecdef FROM pg_catalog.pg_proc p"
+        " WHERE p.proname LIKE 'verify\\_triggers%' AND p.prosrc LIKE '%verify\\_triggers\\_sync\\_one(%'"
+        " AND p.proname <> 'verify_triggers_sync_one' ORDER BY 1").fetchall()
+    assert [name for name, _, _ in callers] == [
+        "verify_triggers_sp_rows", "verify_triggers_sp_update", "verify_triggers_sync_pairs"]
+    for name, config, secdef in callers:
+        assert secdef and SYNC_ONE_SETTINGS <= set(config), (name, config)
+        # the triggers' single-row path caches one plan per statement; the multi-pair sync plans
+        # each call for its values
+        mode = "force_custom_plan" if name == "verify_triggers_sync_pairs" else "force_generic_plan"
+        assert f"plan_cache_mode={mode}" in config, (name, config)
 
 
 # --- the migration's own privileges ----------------------------------------------------------

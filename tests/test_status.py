@@ -16,7 +16,7 @@ from clirun import drop_host_indexes, run
 from helpers import FIXTURES, load_sql
 from verify_triggers import status as status_mod
 
-HEAD = "0007"
+HEAD = "0008"
 
 # Head's objects in the application's schema: triggers and their tables, functions with their
 # identity arguments, tables, and for each index the sync needs the application's index that
@@ -55,6 +55,7 @@ HEAD_FUNCTIONS = {
     "verify_triggers_sync_one": "p_sku text, p_supplier_name text",
     "verify_triggers_sync_pairs": "p_skus text[], p_supplier_names text[]",
     "verify_triggers_sync_token": "",
+    "verify_triggers_token": "",
     "verify_triggers_truncate": "",
 }
 HEAD_TABLES = {"verify_triggers_lock", "verify_triggers_objects"}
@@ -159,7 +160,7 @@ def test_a_fresh_install_is_healthy_and_lists_exactly_heads_objects(installed, c
     assert "verify_triggers_sp_update on supplier_products" in result.out
     assert "verify_triggers_sync(p_skus text[])" in result.out
     assert result.out.rstrip().splitlines()[-1] == (
-        f"healthy: 12 triggers, 20 functions, 2 tables installed, enabled and current"
+        f"healthy: 12 triggers, 21 functions, 2 tables installed, enabled and current"
         f" at revision {HEAD} (head); 5 lookups served by the application's own indexes")
 
     code, data = status_json(capsys, installed)

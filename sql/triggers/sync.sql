@@ -31,7 +31,8 @@
 --     every other condition out of that scan, so only an index leading with the key can serve
 --     it, never one on manual_confirmed or on a supplier with a hundred thousand rows;
 --   - the functions that read the host's tables pin the planner to index lookups in nested
---     loops, joined in the written order (their SET clauses);
+--     loops, joined in the written order (their SET clauses, or their callers': see
+--     verify_triggers_sync_one);
 --   - no statement joins a host table plainly: each is reached through a LATERAL lookup by key
 --     from the rows that drive the statement (written rows, pairs), which stay outside whatever
 --     the statistics say, and sheet rows are updated by id alone (revision 0007);
@@ -39,11 +40,12 @@
 --     (indexes.sql), and the installed revision records which index serves each lookup.
 --
 -- NO SESSION SETTING SWITCHES IT OFF. Functions run as their owner (SECURITY DEFINER) with a
--- pinned search_path, and name everything with its schema. The one custom setting they read,
+-- pinned search_path, or are revoked from PUBLIC and called only from those, and name
+-- everything with its schema. The one custom setting they read,
 -- verify_triggers.syncing, which lets the sheet trigger skip the sync's own writes, counts only
--- while it holds verify_triggers_sync_token(), which no role but the owner can compute. Which
--- rows a statement changed is read from its transition tables, old and new versions joined by
--- id, never from anything a session can set. Bypasses that need the owner or a superuser
+-- while it holds the token (verify_triggers_token), which no role but the owner can compute.
+-- Which rows a statement changed is read from its transition tables, old and new versions
+-- joined by id, never from anything a session can set. Bypasses that need the owner or a superuser
 -- (DISABLE TRIGGER, session_replication_role) are reported by `verify-triggers status` and
 -- `check` and repaired by `verify-triggers sync`.
 --
@@ -197,11 +199,32 @@ $fn$;
 
 REVOKE ALL ON FUNCTION {schema}.verify_triggers_bump_epoch() FROM public;
 
+-- object: function verify_triggers_token()
+-- THE TOKEN, the token's one definition: the value verify_triggers.syncing holds while the
+-- sync writes sheet rows, as one row: a hash of the transaction and the random value of lock
+-- row -2, which only the owner can read. Used as `FROM verify_triggers_token() AS t` in a
+-- statement of the owner's functions, and inlined there by the planner (a SQL function that
+-- returns a set, with neither SECURITY DEFINER nor SET clauses, which would stop that): the
+-- single-row sync reads it inside the bucket's UPDATE, and the sheets' trigger in its one
+-- check, with no function call. Up to 0007 both called verify_triggers_sync_token(), a
+-- SECURITY DEFINER PL/pgSQL function: 10% of a single-row confirm's instructions.
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_token()
+RETURNS TABLE (token text)
+LANGUAGE sql
+STABLE
+AS $fn$
+    SELECT pg_catalog.md5(l.generation::text || ':' || pg_catalog.pg_current_xact_id()::text)
+    FROM {schema}.verify_triggers_lock AS l
+    WHERE l.bucket OPERATOR(pg_catalog.=) -2
+$fn$;
+
+REVOKE ALL ON FUNCTION {schema}.verify_triggers_token() FROM public;
+
 -- object: function verify_triggers_sync_token()
--- The value verify_triggers.syncing holds while the sync writes sheet rows: a hash of the
--- transaction and the random value of lock row -2, which only the owner can read. It is called
--- only from the owner's functions. PL/pgSQL, so that its query is planned once per session (a
--- SQL function's is planned at every call: a fifth of a confirm).
+-- The token as a value, for the statements that set verify_triggers.syncing once per statement
+-- (the multi-pair sync, the import) and for a DBA's checks. It is called only from the owner's
+-- functions. PL/pgSQL, so that its query is planned once per session (a SQL function's is
+-- planned at every call: a fifth of a confirm).
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_token()
 RETURNS text
 LANGUAGE plpgsql
@@ -212,10 +235,9 @@ AS $fn$
 DECLARE
     token text;
 BEGIN
-    SELECT pg_catalog.md5(l.generation::text || ':' || pg_catalog.pg_current_xact_id()::text)
+    SELECT t.token
     INTO token
-    FROM {schema}.verify_triggers_lock AS l
-    WHERE l.bucket = -2;
+    FROM {schema}.verify_triggers_token() AS t;
     RETURN token;
 END
 $fn$;
@@ -345,23 +367,21 @@ REVOKE ALL ON FUNCTION {schema}.verify_triggers_names(bigint, bigint) FROM publi
 -- object: function verify_triggers_sync_one(text, text)
 -- One pair: lock its bucket, recompute its sheet rows; returns the rows changed. Every
 -- statement is a lookup by key, so a generic plan is right for every value and is cached.
+-- It runs with its caller's rights and settings: no SECURITY DEFINER and no SET clause, each of
+-- which costs a call of a function on the hot path (0007: 3% of a single-row confirm's
+-- instructions). It is revoked from PUBLIC, and its callers (the supplier_products triggers and
+-- verify_triggers_sync_pairs) are the owner's, each pinning search_path, jit and the planner
+-- settings its statements are planned under; the supplier_products triggers also pin
+-- plan_cache_mode = force_generic_plan, for this function's sake.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_one(p_sku text, p_supplier_name text)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
-SET join_collapse_limit = 1
-SET from_collapse_limit = 1
 AS $fn$
 DECLARE
     changed bigint;
     outer_lock_timeout text := pg_catalog.current_setting('lock_timeout');
     recomputing boolean;
+    token text;
 BEGIN
     IF p_sku IS NULL OR p_supplier_name IS NULL THEN
         RETURN 0;
@@ -370,16 +390,16 @@ BEGIN
     LOOP
         recomputing := false;
         BEGIN
+            -- the token read in the same statement: no call of its own
             UPDATE {schema}.verify_triggers_lock AS l
             SET generation = l.generation + 1
-            WHERE l.bucket = {schema}.verify_triggers_bucket(p_sku, p_supplier_name);
+            WHERE l.bucket = {schema}.verify_triggers_bucket(p_sku, p_supplier_name)
+            RETURNING (SELECT t.token FROM {schema}.verify_triggers_token() AS t) INTO token;
 
             recomputing := true;
             PERFORM
                 pg_catalog.set_config('lock_timeout', '100ms', true),
-                pg_catalog.set_config(
-                    'verify_triggers.syncing', {schema}.verify_triggers_sync_token(), true
-                );
+                pg_catalog.set_config('verify_triggers.syncing', token, true);
 
             UPDATE {schema}.product_supplier_sheets AS sh
             SET
@@ -635,6 +655,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 SET work_mem = '64MB'
 SET enable_seqscan = off
 SET enable_hashjoin = off
@@ -706,6 +727,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 SET work_mem = '64MB'
 SET enable_seqscan = off
 SET enable_hashjoin = off
@@ -970,7 +992,10 @@ DECLARE
 BEGIN
     -- Nested, so that a session that never synced reads no token (AND does not stop at NULL).
     IF syncing <> '' THEN
-        IF syncing = {schema}.verify_triggers_sync_token() THEN
+        PERFORM 1
+        FROM {schema}.verify_triggers_token() AS t
+        WHERE t.token = syncing;
+        IF FOUND THEN
             RETURN NULL;
         END IF;
     END IF;
