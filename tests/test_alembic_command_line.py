@@ -15,7 +15,7 @@ from clirun import (ALEMBIC, ROOT, SUBPROCESS_GUARD_S, VERSION_TABLE, alembic, a
 from helpers import FIXTURES, load_sql
 from rule import SYNC, assert_rule, drift, sheet
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 def assert_one_line_failure(result, *phrases):

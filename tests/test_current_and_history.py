@@ -19,7 +19,7 @@ from verify_triggers import resources
 from verify_triggers import target as targets
 from verify_triggers.migrate import commands
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 def _alembic_history() -> list[str]:
@@ -64,8 +64,8 @@ def test_history_returns_the_revisions_newest_first():
     data = history.to_dict()
     assert data["head"] == HEAD
     assert [(r["previous"], r["revision"]) for r in data["revisions"]] == [
-        ("0007", "0008"), ("0006", "0007"), ("0005", "0006"), ("0004", "0005"), ("0003", "0004"), ("0002", "0003"), ("0001", "0002"), (None, "0001")]
-    assert [r["head"] for r in data["revisions"]] == [True, False, False, False, False, False, False, False]
+        ("0008", "0009"), ("0007", "0008"), ("0006", "0007"), ("0005", "0006"), ("0004", "0005"), ("0003", "0004"), ("0002", "0003"), ("0001", "0002"), (None, "0001")]
+    assert [r["head"] for r in data["revisions"]] == [True] + [False] * 8
     assert data["revisions"][-1]["description"].startswith("Install the is_verified sync")
     json.dumps(data)  # plain data
 

@@ -14,7 +14,7 @@ from clirun import alembic, alembic_env, applied_versions, assert_one_line_error
 from verify_triggers.errors import VerifyTriggersError
 from verify_triggers.target import parse_url
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 def _free_port() -> int:

@@ -21,7 +21,7 @@ from verify_triggers import target as targets
 from verify_triggers.errors import VerifyTriggersError
 from verify_triggers.migrate import commands
 
-HEAD = "0008"
+HEAD = "0009"
 # Enough that the install's index builds and its reconcile (25 batches of 1,000 SKUs) run
 # under the writer. The writes' waits depend on the migration's locks, not on the table's size:
 # 200,000 (until 2026-12-03) only made each test 3 to 5 s longer.

@@ -265,7 +265,7 @@ def test_host_upgrade_installs_the_sync_while_the_application_writes(host_db, dr
         assert_rule(conn, people)  # zero drift, people's verifications kept
     status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
-    assert host_db.verify_triggers("current").out.startswith("0008 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0009 (head)")
     assert_confirm_verifies(host_db)
 
     # the host's downgrade removes the sync and keeps the rows as they are
@@ -410,7 +410,7 @@ def test_upgrade_repairs_a_dropped_version_table(host_db):
     assert repaired.code == 0, repaired.out + repaired.err
     status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
-    assert host_db.verify_triggers("current").out.startswith("0008 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0009 (head)")
     with host_db.connect() as conn:
         assert_rule(conn, people)
     assert_confirm_verifies(host_db)
@@ -419,7 +419,7 @@ def test_upgrade_repairs_a_dropped_version_table(host_db):
 def assert_whole_at_head(host_db, people) -> None:
     """The sync at head, status healthy, the rule kept (no person's verification taken away),
     and a confirm verifies."""
-    assert host_db.verify_triggers("current").out.startswith("0008 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0009 (head)")
     status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
     with host_db.connect() as conn:
@@ -441,7 +441,7 @@ OLDER_INSTALL_DAMAGE = {
     ("0002", "intact"),
     *((revision, "version table dropped") for revision in ("0001", "0002", "0003", "0004")),
     *((revision, "lock table and sync function dropped") for revision in ("0003", "0004")),
-    *((revision, "lock rows truncated") for revision in ("0002", "0008")),
+    *((revision, "lock rows truncated") for revision in ("0002", "0009")),
 ])
 def test_host_upgrade_brings_an_older_install_to_head_whole(host_db, revision, damage):
     """h2 written against this release, run where the sync was installed at an earlier revision
@@ -609,7 +609,7 @@ def test_offline_host_upgrade_script_installs_a_working_sync(host_db, tmp_path):
     run_host_script(host_db, script)
 
     assert host_db.host_revision() == "h4"
-    assert host_db.verify_triggers("current").out.startswith("0008 (head)")
+    assert host_db.verify_triggers("current").out.startswith("0009 (head)")
     assert column_type(host_db) == "character varying(500)"
     status = host_db.verify_triggers("status")
     assert status.code == 0, status.out + status.err
@@ -638,7 +638,7 @@ def test_offline_host_upgrade_script_brings_an_older_install_to_head(host_db, tm
     assert_whole_at_head(host_db, people)
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"])
 def test_offline_host_downgrade_script_removes_any_revisions_install(host_db, tmp_path, revision):
     """h2's downgrade script, printed without a database, cannot know which revision it will
     find: it removes every object of the sync whatever revision is installed, and keeps the

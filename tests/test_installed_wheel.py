@@ -73,6 +73,7 @@ def test_the_wheel_ships_migrations_sql_and_the_console_script(wheel):
                  "verify_triggers/migrations/versions/0006_import_without_a_join.py",
                  "verify_triggers/migrations/versions/0007_host_tables_looked_up_by_key.py",
                  "verify_triggers/migrations/versions/0008_token_read_in_place.py",
+                 "verify_triggers/migrations/versions/0009_token_secret_in_the_plan.py",
                  "verify_triggers/sql/revisions/0001/install.sql",
                  "verify_triggers/sql/revisions/0002/install.sql",
                  "verify_triggers/sql/revisions/0003/upgrade.sql",
@@ -82,6 +83,7 @@ def test_the_wheel_ships_migrations_sql_and_the_console_script(wheel):
                  "verify_triggers/sql/revisions/0006/upgrade.sql",
                  "verify_triggers/sql/revisions/0007/upgrade.sql",
                  "verify_triggers/sql/revisions/0008/upgrade.sql",
+                 "verify_triggers/sql/revisions/0009/upgrade.sql",
                  "verify_triggers/sql/triggers/sync.sql",
                  "verify_triggers/sql/queries/check.sql",
                  "verify_triggers/sql/demo/seed.sql"):
@@ -111,8 +113,8 @@ def test_installed_wheel_upgrades_and_checks_from_any_folder(venv, seeded, tmp_p
     assert "Running upgrade 0001 -> 0002" in upgrade.out
     assert "Running upgrade 0002 -> 0003" in upgrade.out
     assert "Running upgrade 0003 -> 0004" in upgrade.out
-    assert "Running upgrade 0007 -> 0008" in upgrade.out
-    assert "at revision 0008 (head)" in upgrade.out
+    assert "Running upgrade 0008 -> 0009" in upgrade.out
+    assert "at revision 0009 (head)" in upgrade.out
 
     check = _run([script, "check"], cwd=work, env=env)
     assert check.code == 0, check.out + check.err

@@ -19,7 +19,7 @@ from rule import SYNC, assert_rule, people_verifications, sheet
 from verify_triggers import target as targets
 from verify_triggers.migrate import commands
 
-HEAD = "0008"
+HEAD = "0009"
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nowhere"
 # Online, head asks the catalog and builds no index where the application's serves the same key
 # (on tests/fixtures/schema.sql, none); a script cannot ask, so it builds every one of them.
@@ -70,7 +70,7 @@ def test_downgrade_sql_prints_the_drops(capsys):
     result = run(capsys, "downgrade", "base", "--sql")
     assert result.code == 0, result.err
     # from the head down
-    for step in ("Running downgrade 0008 -> 0007", "Running downgrade 0007 -> 0006", "Running downgrade 0006 -> 0005", "Running downgrade 0005 -> 0004", "Running downgrade 0004 -> 0003", "Running downgrade 0003 -> 0002",
+    for step in ("Running downgrade 0009 -> 0008", "Running downgrade 0008 -> 0007", "Running downgrade 0007 -> 0006", "Running downgrade 0006 -> 0005", "Running downgrade 0005 -> 0004", "Running downgrade 0004 -> 0003", "Running downgrade 0003 -> 0002",
                  "Running downgrade 0002 -> 0001",
                  "Running downgrade 0001 -> "):
         assert step in result.out, step

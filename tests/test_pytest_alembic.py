@@ -70,7 +70,7 @@ def test_the_built_in_tests_ran_the_sync(alembic_runner, app_database):  # noqa:
     """The wiring itself: the runner's upgrade installs the sync in ``shop`` and its downgrade
     to base removes all of it (so the built-in tests above exercise real migrations)."""
     alembic_runner.migrate_up_to("heads")
-    assert alembic_runner.current == "0008"
+    assert alembic_runner.current == "0009"
     with app_database.connect() as conn:
         schemas = {r[0] for r in conn.execute(
             "SELECT DISTINCT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"

@@ -11,7 +11,7 @@ from clirun import applied_versions, drop_host_indexes, sheet_versions
 from helpers import FIXTURES, load_sql, match_id, set_confirmed, verification
 from rule import SYNC, assert_rule, people_verifications, sheet
 
-HEAD = "0008"
+HEAD = "0009"
 
 # The sync's own indexes at each revision, with the application's indexes (tests/fixtures/
 # schema.sql) and with none of them (only keys and unique constraints): written out here.
@@ -38,9 +38,12 @@ OWN_INDEXES = {
     ("0008", True): set(),
     ("0008", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
                       "verify_triggers_suppliers_name_idx"},
+    ("0009", True): set(),
+    ("0009", False): {"verify_triggers_sp_match_idx", "verify_triggers_sp_supplier_idx",
+                      "verify_triggers_suppliers_name_idx"},
 }
 PREVIOUS = {"0002": "0001", "0003": "0002", "0004": "0003", "0005": "0004", "0006": "0005", "0007": "0006",
-            "0008": "0007"}
+            "0008": "0007", "0009": "0008"}
 
 
 def catalog(conn, schema: str = "app") -> dict:
@@ -85,7 +88,7 @@ def own_indexes(found: dict) -> set[str]:
 
 @pytest.mark.parametrize("application_indexes", [True, False],
                          ids=["application-indexes", "no-application-indexes"])
-@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005", "0006", "0007", "0008"])
+@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"])
 def test_a_downgrade_leaves_exactly_a_fresh_install_of_the_revision_before(seeded, make_db, revision,
                                                                            application_indexes):
     """Functions, triggers, indexes, tables and their options, ACLs and comments after
@@ -278,7 +281,48 @@ def test_what_0008_changes_from_0007(seeded):
     assert at_0008["relations"] == at_0007["relations"]
 
 
-@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005", "0006", "0007"])
+def test_what_0009_changes_from_0008(seeded):
+    seeded.upgrade("0008")
+    with seeded.connect() as conn:
+        at_0008 = catalog(conn)
+        token_0008 = conn.execute("SELECT app.verify_triggers_sync_token(), pg_current_xact_id()").fetchone()
+        secret = conn.execute("SELECT generation FROM app.verify_triggers_lock WHERE bucket = -2").fetchone()[0]
+    seeded.upgrade("0009")
+    with seeded.connect() as conn:
+        at_0009 = catalog(conn)
+        # the same secret, in the same place, the same formula
+        assert conn.execute("SELECT generation FROM app.verify_triggers_lock WHERE bucket = -2").fetchone()[0] == secret
+        token_0009 = conn.execute(
+            "SELECT app.verify_triggers_sync_token(), app.verify_triggers_secret(),"
+            " md5(%s::text || ':' || pg_current_xact_id()::text)", (secret,)).fetchone()
+        assert token_0009[0] == token_0009[2] and token_0009[1] == str(secret)
+    assert token_0008[0] == hashlib.md5(f"{secret}:{token_0008[1]}".encode()).hexdigest()
+    before = {(r[0], r[1]): r[2:] for r in at_0008["functions"]}
+    after = {(r[0], r[1]): r[2:] for r in at_0009["functions"]}
+    # one function added, the secret; one gone, 0008's token as a row
+    assert set(after) - set(before) == {("verify_triggers_secret", "")}
+    assert set(before) - set(after) == {("verify_triggers_token", "")}
+    secret_fn = after[("verify_triggers_secret", "")][0]
+    assert " IMMUTABLE" in secret_fn and "SECURITY DEFINER" not in secret_fn and " SET " not in secret_fn
+    # the token an SQL expression the planner inlines: no SECURITY DEFINER, no SET
+    token_fn = after[("verify_triggers_sync_token", "")][0]
+    assert "LANGUAGE sql" in token_fn and " STABLE" in token_fn
+    assert "SECURITY DEFINER" not in token_fn and " SET " not in token_fn
+    # three redefined: the token; the single-row sync sets it without reading the lock table;
+    # the sheets' trigger checks it with an expression
+    assert {key[0] for key in before if key in after and before[key] != after[key]} == {
+        "verify_triggers_sync_token", "verify_triggers_sync_one", "verify_triggers_sheet_update"}
+    sync_one = after[("verify_triggers_sync_one", "p_sku text, p_supplier_name text")][0]
+    assert "RETURNING" not in sync_one and '"app".verify_triggers_sync_token()' in sync_one
+    sheet_update = after[("verify_triggers_sheet_update", "")][0]
+    assert 'IF syncing = "app".verify_triggers_sync_token() THEN' in sheet_update
+    # the same triggers, indexes and tables
+    assert at_0009["triggers"] == at_0008["triggers"]
+    assert at_0009["indexes"] == at_0008["indexes"]
+    assert at_0009["relations"] == at_0008["relations"]
+
+
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"])
 def test_the_rule_holds_across_the_upgrade_from_an_earlier_revision_with_data(seeded, start):
     seeded.upgrade(start)
     with seeded.connect() as conn:

@@ -1,7 +1,7 @@
 """What the revisions install, compared catalog against catalog.
 
 The head definitions live once, in sql/triggers/; each revision's frozen scripts are cut from
-them by scripts/cut_revision.py; released revisions (0001 to 0007) still
+them by scripts/cut_revision.py; released revisions (0001 to 0008) still
 execute the statements they were released with.
 """
 
@@ -129,9 +129,11 @@ def normalized(script: str, start: str, end: str) -> list[str]:
     ("down_0006.sql", ("downgrade", "0006:0005"), "-- Running downgrade 0006 -> 0005", "UPDATE app.verify_triggers_version"),
     ("up_0007.sql", ("upgrade", "0006:0007"), "-- Running upgrade 0006 -> 0007", "UPDATE app.verify_triggers_version"),
     ("down_0007.sql", ("downgrade", "0007:0006"), "-- Running downgrade 0007 -> 0006", "UPDATE app.verify_triggers_version"),
+    ("up_0008.sql", ("upgrade", "0007:0008"), "-- Running upgrade 0007 -> 0008", "UPDATE app.verify_triggers_version"),
+    ("down_0008.sql", ("downgrade", "0008:0007"), "-- Running downgrade 0008 -> 0007", "UPDATE app.verify_triggers_version"),
 ], ids=["upgrade-0001", "upgrade-0002", "downgrade-0002", "downgrade-0001", "upgrade-0003", "downgrade-0003",
         "upgrade-0004", "downgrade-0004", "upgrade-0005", "downgrade-0005", "upgrade-0006", "downgrade-0006",
-        "upgrade-0007", "downgrade-0007"])
+        "upgrade-0007", "downgrade-0007", "upgrade-0008", "downgrade-0008"])
 def test_released_revisions_still_execute_the_statements_they_were_released_with(golden, command, start, end):
     config = commands.make_config(Target(url=None, schema="app"))
     verb, revision = command

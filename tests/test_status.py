@@ -16,7 +16,7 @@ from clirun import drop_host_indexes, run
 from helpers import FIXTURES, load_sql
 from verify_triggers import status as status_mod
 
-HEAD = "0008"
+HEAD = "0009"
 
 # Head's objects in the application's schema: triggers and their tables, functions with their
 # identity arguments, tables, and for each index the sync needs the application's index that
@@ -46,6 +46,7 @@ HEAD_FUNCTIONS = {
     "verify_triggers_name_differs": "o anyelement, n anyelement",
     "verify_triggers_names": "p_product_id bigint, p_supplier_id bigint",
     "verify_triggers_renamed": "",
+    "verify_triggers_secret": "",
     "verify_triggers_sheet_insert": "",
     "verify_triggers_sheet_update": "",
     "verify_triggers_sku_differs": "o anyelement, n anyelement",
@@ -55,7 +56,6 @@ HEAD_FUNCTIONS = {
     "verify_triggers_sync_one": "p_sku text, p_supplier_name text",
     "verify_triggers_sync_pairs": "p_skus text[], p_supplier_names text[]",
     "verify_triggers_sync_token": "",
-    "verify_triggers_token": "",
     "verify_triggers_truncate": "",
 }
 HEAD_TABLES = {"verify_triggers_lock", "verify_triggers_objects"}

@@ -21,7 +21,7 @@ from rule import SYNC, assert_rule, drift, people_verifications, sheet
 from verify_triggers import __version__
 from verify_triggers.errors import VerifyTriggersError
 
-HEAD = "0008"
+HEAD = "0009"
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nowhere"
 TRIGGERS = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'verify\\_triggers%'"
 
@@ -50,7 +50,8 @@ def test_upgrade_installs_every_revision_and_reports_the_head(seeded, capsys):
     steps = ["Running upgrade  -> 0001", "verify-triggers: reconciliation changed 4 sheet row(s)",
              "Running upgrade 0001 -> 0002", "Running upgrade 0002 -> 0003",
              "Running upgrade 0003 -> 0004", "Running upgrade 0004 -> 0005", "Running upgrade 0005 -> 0006",
-             "Running upgrade 0006 -> 0007", "Running upgrade 0007 -> 0008"]
+             "Running upgrade 0006 -> 0007", "Running upgrade 0007 -> 0008",
+             "Running upgrade 0008 -> 0009"]
     positions = [result.out.find(step) for step in steps]
     assert -1 not in positions and positions == sorted(positions), result.out
     assert len(reconciliation_reports(result.out)) == 1, result.out
@@ -90,18 +91,19 @@ def test_upgrade_to_an_explicit_revision_and_downgrade_to_base(seeded, capsys):
 
 @pytest.mark.parametrize("start, up, down, triggers, marks", [
     ("0001", ["0001 -> 0002", "0002 -> 0003", "0003 -> 0004", "0004 -> 0005", "0005 -> 0006", "0006 -> 0007",
-              "0007 -> 0008"],
-     ["0008 -> 0007", "0007 -> 0006", "0006 -> 0005", "0005 -> 0004", "0004 -> 0003", "0003 -> 0002", "0002 -> 0001"],
+              "0007 -> 0008", "0008 -> 0009"],
+     ["0009 -> 0008", "0008 -> 0007", "0007 -> 0006", "0006 -> 0005", "0005 -> 0004", "0004 -> 0003", "0003 -> 0002", "0002 -> 0001"],
      12, 0),
-    ("0002", ["0002 -> 0003", "0003 -> 0004", "0004 -> 0005", "0005 -> 0006", "0006 -> 0007", "0007 -> 0008"],
-     ["0008 -> 0007", "0007 -> 0006", "0006 -> 0005", "0005 -> 0004", "0004 -> 0003", "0003 -> 0002"], 14, 2),
-    ("0003", ["0003 -> 0004", "0004 -> 0005", "0005 -> 0006", "0006 -> 0007", "0007 -> 0008"],
-     ["0008 -> 0007", "0007 -> 0006", "0006 -> 0005", "0005 -> 0004", "0004 -> 0003"], 14, 2),
-    ("0004", ["0004 -> 0005", "0005 -> 0006", "0006 -> 0007", "0007 -> 0008"],
-     ["0008 -> 0007", "0007 -> 0006", "0006 -> 0005", "0005 -> 0004"], 12, 0),
-    ("0005", ["0005 -> 0006", "0006 -> 0007", "0007 -> 0008"], ["0008 -> 0007", "0007 -> 0006", "0006 -> 0005"], 12, 0),
-    ("0006", ["0006 -> 0007", "0007 -> 0008"], ["0008 -> 0007", "0007 -> 0006"], 12, 0),
-    ("0007", ["0007 -> 0008"], ["0008 -> 0007"], 12, 0),
+    ("0002", ["0002 -> 0003", "0003 -> 0004", "0004 -> 0005", "0005 -> 0006", "0006 -> 0007", "0007 -> 0008", "0008 -> 0009"],
+     ["0009 -> 0008", "0008 -> 0007", "0007 -> 0006", "0006 -> 0005", "0005 -> 0004", "0004 -> 0003", "0003 -> 0002"], 14, 2),
+    ("0003", ["0003 -> 0004", "0004 -> 0005", "0005 -> 0006", "0006 -> 0007", "0007 -> 0008", "0008 -> 0009"],
+     ["0009 -> 0008", "0008 -> 0007", "0007 -> 0006", "0006 -> 0005", "0005 -> 0004", "0004 -> 0003"], 14, 2),
+    ("0004", ["0004 -> 0005", "0005 -> 0006", "0006 -> 0007", "0007 -> 0008", "0008 -> 0009"],
+     ["0009 -> 0008", "0008 -> 0007", "0007 -> 0006", "0006 -> 0005", "0005 -> 0004"], 12, 0),
+    ("0005", ["0005 -> 0006", "0006 -> 0007", "0007 -> 0008", "0008 -> 0009"], ["0009 -> 0008", "0008 -> 0007", "0007 -> 0006", "0006 -> 0005"], 12, 0),
+    ("0006", ["0006 -> 0007", "0007 -> 0008", "0008 -> 0009"], ["0009 -> 0008", "0008 -> 0007", "0007 -> 0006"], 12, 0),
+    ("0007", ["0007 -> 0008", "0008 -> 0009"], ["0009 -> 0008", "0008 -> 0007"], 12, 0),
+    ("0008", ["0008 -> 0009"], ["0009 -> 0008"], 12, 0),
 ])
 def test_upgrade_from_an_earlier_revision_to_head_and_downgrade_back(seeded, capsys, start, up, down,
                                                                      triggers, marks):
@@ -151,7 +153,7 @@ def test_current_before_anything_is_installed(seeded, capsys):
 def test_history_needs_no_database(capsys):
     result = run(capsys, "history")
     assert result.code == 0
-    assert f"0007 -> {HEAD} (head), " in result.out
+    assert f"0008 -> {HEAD} (head), " in result.out
     assert "0001 -> 0002, " in result.out
     assert "<base> -> 0001, " in result.out
 

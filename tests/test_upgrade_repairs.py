@@ -13,7 +13,7 @@ from clirun import applied_versions, reconciliation_reports, run, sync_objects
 from helpers import FIXTURES, SCHEMA, TABLES, load_sql, match_id, set_confirmed
 from rule import SYNC, assert_rule, drift, sheet
 
-HEAD = "0008"
+HEAD = "0009"
 REPAIRING = "verify-triggers: the install is not whole ("
 
 

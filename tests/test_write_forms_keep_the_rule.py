@@ -154,7 +154,7 @@ FOR EACH ROW EXECUTE FUNCTION app.reverify_on_price_change();
 """
 
 
-@pytest.fixture(params=["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"])
+@pytest.fixture(params=["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"])
 def at_revision(request, seeded):
     """The seed with the sync installed at each revision: 0001 as the reference."""
     seeded.upgrade(request.param)

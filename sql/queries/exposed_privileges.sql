@@ -1,10 +1,11 @@
 -- verify-triggers CLI: privileges on the sync's own objects held by roles other than their
 -- owner, through which a role with DML rights only could forge the token that lets the sync's
--- own sheet writes pass unchecked (reading lock row -2, or calling the token function, by a
--- role that may also write the sheet rows: a read-only monitor cannot use the token), or
--- drop the bucket rows that serialise it (writing the lock table), or rewrite the record
--- status compares with. GRANT ... ON ALL TABLES IN SCHEMA and ALTER DEFAULT PRIVILEGES hand
--- them out without anyone meaning to. One row per grantee and object; grantee NULL is PUBLIC.
+-- own sheet writes pass unchecked (reading lock row -2, or calling the token function where it
+-- runs as its owner, by a role that may also write the sheet rows: a read-only monitor cannot
+-- use the token), or drop the bucket rows that serialise it (writing the lock table), or
+-- rewrite the record status compares with. GRANT ... ON ALL TABLES IN SCHEMA and ALTER DEFAULT
+-- PRIVILEGES hand them out without anyone meaning to. One row per grantee and object; grantee
+-- NULL is PUBLIC.
 SELECT
     x.object_name,
     x.object_kind,
@@ -57,6 +58,9 @@ FROM (
     WHERE
         n.nspname = {schema_name}
         AND p.proname = 'verify_triggers_sync_token'
+        -- up to 0008 it ran as the owner; since 0009 it reads the secret with its caller's
+        -- rights, so calling it gives a role nothing it could not read already
+        AND p.prosecdef
         AND a.grantee <> p.proowner
         AND (
             a.grantee = 0

@@ -43,7 +43,7 @@
 -- pinned search_path, or are revoked from PUBLIC and called only from those, and name
 -- everything with its schema. The one custom setting they read,
 -- verify_triggers.syncing, which lets the sheet trigger skip the sync's own writes, counts only
--- while it holds the token (verify_triggers_token), which no role but the owner can compute.
+-- while it holds the token (verify_triggers_sync_token), which no role but the owner can compute.
 -- Which rows a statement changed is read from its transition tables, old and new versions
 -- joined by id, never from anything a session can set. Bypasses that need the owner or a superuser
 -- (DISABLE TRIGGER, session_replication_role) are reported by `verify-triggers status` and
@@ -199,47 +199,40 @@ $fn$;
 
 REVOKE ALL ON FUNCTION {schema}.verify_triggers_bump_epoch() FROM public;
 
--- object: function verify_triggers_token()
--- THE TOKEN, the token's one definition: the value verify_triggers.syncing holds while the
--- sync writes sheet rows, as one row: a hash of the transaction and the random value of lock
--- row -2, which only the owner can read. Used as `FROM verify_triggers_token() AS t` in a
--- statement of the owner's functions, and inlined there by the planner (a SQL function that
--- returns a set, with neither SECURITY DEFINER nor SET clauses, which would stop that): the
--- single-row sync reads it inside the bucket's UPDATE, and the sheets' trigger in its one
--- check, with no function call. Up to 0007 both called verify_triggers_sync_token(), a
--- SECURITY DEFINER PL/pgSQL function: 10% of a single-row confirm's instructions.
-CREATE OR REPLACE FUNCTION {schema}.verify_triggers_token()
-RETURNS TABLE (token text)
+-- object: function verify_triggers_secret()
+-- The random value of lock row -2, which only the owner can read. IMMUTABLE, as it is: the row
+-- is written once, at install, and nothing updates it. So the planner evaluates it when it
+-- plans a statement that calls it (always as the owner: it is revoked from PUBLIC and reads the
+-- lock table with its caller's rights) and keeps the value in that plan, which the owner's
+-- functions cache for the session: the token costs no read of the lock table. Up to 0008 every
+-- single-row confirm and unconfirm read row -2 twice: 6% of its instructions (revision 0009).
+CREATE OR REPLACE FUNCTION {schema}.verify_triggers_secret()
+RETURNS text
 LANGUAGE sql
-STABLE
+IMMUTABLE
 AS $fn$
-    SELECT pg_catalog.md5(l.generation::text || ':' || pg_catalog.pg_current_xact_id()::text)
+    SELECT l.generation::text
     FROM {schema}.verify_triggers_lock AS l
     WHERE l.bucket OPERATOR(pg_catalog.=) -2
 $fn$;
 
-REVOKE ALL ON FUNCTION {schema}.verify_triggers_token() FROM public;
+REVOKE ALL ON FUNCTION {schema}.verify_triggers_secret() FROM public;
 
 -- object: function verify_triggers_sync_token()
--- The token as a value, for the statements that set verify_triggers.syncing once per statement
--- (the multi-pair sync, the import) and for a DBA's checks. It is called only from the owner's
--- functions. PL/pgSQL, so that its query is planned once per session (a SQL function's is
--- planned at every call: a fifth of a confirm).
+-- THE TOKEN, its one definition: the value verify_triggers.syncing holds while the sync writes
+-- sheet rows, a hash of the writing transaction and the secret. An expression in SQL, with
+-- neither SECURITY DEFINER nor SET clauses, so the planner inlines it where the owner's
+-- functions call it and folds the secret in: computing or checking the token is a hash, with no
+-- function call and no table read. It runs with its caller's rights: only a role that may read
+-- lock row -2 can compute it.
 CREATE OR REPLACE FUNCTION {schema}.verify_triggers_sync_token()
 RETURNS text
-LANGUAGE plpgsql
+LANGUAGE sql
 STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-    token text;
-BEGIN
-    SELECT t.token
-    INTO token
-    FROM {schema}.verify_triggers_token() AS t;
-    RETURN token;
-END
+    SELECT pg_catalog.md5(
+        {schema}.verify_triggers_secret() || ':' || pg_catalog.pg_current_xact_id()::text
+    )
 $fn$;
 
 REVOKE ALL ON FUNCTION {schema}.verify_triggers_sync_token() FROM public;
@@ -381,7 +374,6 @@ DECLARE
     changed bigint;
     outer_lock_timeout text := pg_catalog.current_setting('lock_timeout');
     recomputing boolean;
-    token text;
 BEGIN
     IF p_sku IS NULL OR p_supplier_name IS NULL THEN
         RETURN 0;
@@ -390,16 +382,16 @@ BEGIN
     LOOP
         recomputing := false;
         BEGIN
-            -- the token read in the same statement: no call of its own
             UPDATE {schema}.verify_triggers_lock AS l
             SET generation = l.generation + 1
-            WHERE l.bucket = {schema}.verify_triggers_bucket(p_sku, p_supplier_name)
-            RETURNING (SELECT t.token FROM {schema}.verify_triggers_token() AS t) INTO token;
+            WHERE l.bucket = {schema}.verify_triggers_bucket(p_sku, p_supplier_name);
 
             recomputing := true;
             PERFORM
                 pg_catalog.set_config('lock_timeout', '100ms', true),
-                pg_catalog.set_config('verify_triggers.syncing', token, true);
+                pg_catalog.set_config(
+                    'verify_triggers.syncing', {schema}.verify_triggers_sync_token(), true
+                );
 
             UPDATE {schema}.product_supplier_sheets AS sh
             SET
@@ -990,12 +982,11 @@ DECLARE
     skus text [];
     supplier_names text [];
 BEGIN
-    -- Nested, so that a session that never synced reads no token (AND does not stop at NULL).
+    -- A hash and a comparison (the token inlined, the secret folded into the cached plan).
+    -- Nested, so that a session that never synced does not plan it: planning reads the lock
+    -- table, which a write that changes no pair must not touch.
     IF syncing <> '' THEN
-        PERFORM 1
-        FROM {schema}.verify_triggers_token() AS t
-        WHERE t.token = syncing;
-        IF FOUND THEN
+        IF syncing = {schema}.verify_triggers_sync_token() THEN
             RETURN NULL;
         END IF;
     END IF;

@@ -54,6 +54,16 @@ _RESTORE_OUTER_TIMEOUTS = (
     " pg_catalog.current_setting('verify_triggers.outer_lock_timeout'), true),"
     " pg_catalog.set_config('statement_timeout',"
     " pg_catalog.current_setting('verify_triggers.outer_statement_timeout'), true);")
+# A downgrade puts back released definitions, which were valid when released: an SQL function's
+# body is not checked again (as pg_restore does not), so that a lock table a person altered by
+# hand cannot stop its removal (0008's token function reads its key). Put back afterwards.
+_BODIES_UNCHECKED = (
+    "SELECT pg_catalog.set_config('verify_triggers.outer_check_function_bodies',"
+    " pg_catalog.current_setting('check_function_bodies'), true),"
+    " pg_catalog.set_config('check_function_bodies', 'off', true);")
+_BODIES_CHECKED_AGAIN = (
+    "SELECT pg_catalog.set_config('check_function_bodies',"
+    " pg_catalog.current_setting('verify_triggers.outer_check_function_bodies'), true);")
 # The key under which the Alembic configuration carries the Target to the steps.
 TARGET = "verify_triggers.target"
 # The target while the sync's revisions run inside a host's migration (verify_triggers.alembic).
@@ -113,7 +123,7 @@ class Runner:
         """A script in the migration's transaction."""
         self._run(self.render(path))
 
-    def ddl(self, *paths: Path, exclusive: tuple[str, ...] = ()) -> None:
+    def ddl(self, *paths: Path, exclusive: tuple[str, ...] = (), check_bodies: bool = True) -> None:
         """Scripts in the migration's transaction under a short ``lock_timeout``, retried with
         back-off.
 
@@ -121,10 +131,12 @@ class Runner:
         while it waits every later write queues behind it. Waiting at most ``lock_timeout`` per
         attempt bounds how long any write can stall on the deploy; a long application
         transaction costs retries, not an outage. ``exclusive``: the host tables whose triggers
-        the scripts drop (see :meth:`ddl_text`).
+        the scripts drop (see :meth:`ddl_text`). ``check_bodies=False``: released definitions
+        put back online, not checked again (offline scripts stay as released).
         """
         self.ddl_text("\n".join(self.render(path).strip() for path in paths),
-                      ", ".join(path.name for path in paths), exclusive=exclusive)
+                      ", ".join(path.name for path in paths), exclusive=exclusive,
+                      check_bodies=check_bodies)
 
     @property
     def keeps_outer_timeouts(self) -> bool:
@@ -133,7 +145,7 @@ class Runner:
         return self.host or self.in_outer_transaction
 
     def ddl_text(self, text: str, label: str = "the sync's triggers",
-                 exclusive: tuple[str, ...] = ()) -> None:
+                 exclusive: tuple[str, ...] = (), check_bodies: bool = True) -> None:
         """:meth:`ddl` for a script already composed for the schema.
 
         ``DROP TRIGGER`` locks its table ACCESS EXCLUSIVE, and a released script may drop the
@@ -167,7 +179,11 @@ class Runner:
                         sql.Literal(timeout), sql.Literal(DDL_STATEMENT_TIMEOUT)).as_string(None))
                     if exclusive:
                         self._run(_lock_in_a_confirms_order(self.schema, exclusive, timeout))
+                    if not check_bodies:
+                        self._run(_BODIES_UNCHECKED)
                     self._run(text)
+                    if not check_bodies:
+                        self._run(_BODIES_CHECKED_AGAIN)
                     if self.keeps_outer_timeouts:
                         self._run(_RESTORE_OUTER_TIMEOUTS)
                 return
@@ -383,7 +399,7 @@ def downgrade(revision: str) -> None:
     previous = revisions.get(rev.previous)
     build_indexes(runner, previous)
     runner.ddl(resources.revision_path(revision, "downgrade.sql"),
-               exclusive=_dropped_trigger_tables(rev, previous))
+               exclusive=_dropped_trigger_tables(rev, previous), check_bodies=False)
     drop_indexes(runner, previous, rev.own_indexes)
 
 
