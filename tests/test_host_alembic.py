@@ -542,6 +542,29 @@ def test_the_hosts_own_timeouts_hold_inside_and_after_triggers_lifted(host_db):
     assert tuple(after) == ("7s", "5min")
 
 
+def test_downgrade_sync_in_the_hosts_transaction_checks_function_bodies_again_after(host_db):
+    """The revisions' downgrades put released definitions back without checking SQL function
+    bodies (so that a lock table altered by hand cannot stop a removal); the host's later
+    statements in the same transaction are checked again."""
+    from verify_triggers.alembic import downgrade_sync
+
+    host_db.host_upgrade("h2")
+    engine = sa.create_engine(host_db.url("postgresql+psycopg"), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            before = conn.exec_driver_sql("SELECT current_setting('check_function_bodies')").scalar()
+            with Operations.context(MigrationContext.configure(conn)):
+                downgrade_sync()
+            after = conn.exec_driver_sql("SELECT current_setting('check_function_bodies')").scalar()
+            left = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_proc WHERE proname LIKE 'verify%%'"
+                " AND pronamespace = 'app'::regnamespace").scalar()
+    finally:
+        engine.dispose()
+    assert left == 0  # so the downgrades did run
+    assert before == after == "on"
+
+
 def sheet_triggers_in(conn) -> list:
     return conn.exec_driver_sql(
         "SELECT tgname FROM pg_trigger WHERE tgrelid = 'app.product_supplier_sheets'::regclass"
