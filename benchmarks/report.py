@@ -11,7 +11,7 @@ from pathlib import Path
 from string import Template
 
 from benchmarks.results import Case, Results, Size, median, shared_buffers_mb
-from benchmarks.verdicts import PRICE_COLUMNS, Verdict
+from benchmarks.verdicts import PRICE_COLUMNS, REFERENCE_N, Verdict
 
 TEMPLATE = Path(__file__).resolve().parent / "report_template.md"
 LABELS = {"triggers": "verify-triggers", "hand_written": "hand-written", "naive_row_trigger": "naive",
@@ -129,12 +129,21 @@ def single_row_table(sizes: list[Size]) -> str:
             rows.append([f"{size.n:,}", f"{r.confirmed_pct}%", r.statistics, str(r.clients),
                          f"{a['bare_update'].median_ms:.3f}", f"{a['app_sync'].median_ms:.3f}",
                          f"{a['triggers'].median_ms:.3f}", f"**{ratio(r.ratio('triggers', 'bare_update'))}**",
-                         ratio(r.ratio("app_sync", "bare_update")),
+                         _round_range(r), ratio(r.ratio("app_sync", "bare_update")),
                          str(sum(p.failed for p in a.values())),
                          "/".join(str(d) for d in r.drift_after.values())])
     return table(["N", "confirmed", "statistics", "clients", "bare UPDATE ms", "application ms",
-                  "verify-triggers ms", "verify-triggers / bare", "application / bare", "failed",
+                  "verify-triggers ms", "verify-triggers / bare", "same, round by round (runs)",
+                  "application / bare", "failed",
                   "drift after (t/bare)"], rows)
+
+
+def _round_range(row) -> str:
+    """The lowest and highest of the per-round ratios: how far one run of the same code can land."""
+    rounds = row.round_ratios("triggers", "bare_update")
+    if len(rounds) < 2:
+        return f"{ratio(rounds[0])} (1)" if rounds else "-"
+    return f"{ratio(min(rounds))} to {ratio(max(rounds))} ({len(rounds)})"
 
 
 def single_row_buffers(results: Results) -> str:
@@ -236,6 +245,8 @@ def markdown(results: Results, verdicts: list[Verdict], chart: Path | None) -> s
                                        if any(s.n >= 1_000_000 for s in sizes) else "")
     if m.price_repeat > m.repeat:
         repeats += f", {m.price_repeat} for each price refresh below N = 1,000,000"
+    if m.single_row_repeat > m.repeat and any(s.n == REFERENCE_N for s in sizes):
+        repeats += f", {m.single_row_repeat} for each single-row cell at N = {REFERENCE_N:,}"
     duration = (f"{m.pgbench_seconds} s per run" if m.pgbench_seconds
                 else f"{m.pgbench_transactions} cycles per client per run")
     values = {

@@ -97,6 +97,10 @@ class SingleRow:
     def ratio(self, approach: str, baseline: str) -> float:
         return self.approaches[approach].median_ms / self.approaches[baseline].median_ms
 
+    def round_ratios(self, approach: str, baseline: str) -> list[float]:
+        """The ratio within each repeat: both ran in the same round, so the load they shared cancels."""
+        return [a / b for a, b in zip(self.approaches[approach].latency_ms, self.approaches[baseline].latency_ms)]
+
 
 @dataclass
 class PerConfirm:
@@ -174,6 +178,7 @@ class Meta:
     repeat: int = 3
     large_repeat: int = 1
     price_repeat: int = 0  # 0: as many as every other case (results from before it was separate)
+    single_row_repeat: int = 0  # at the reference size; 0: as many as every other case (older results)
     schema_variant: str = "app"
     pgbench: str | None = None
     pgbench_seconds: int | None = None

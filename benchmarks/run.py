@@ -62,6 +62,9 @@ def parse_args(argv=None):
                         help=f"repeats per measurement at N >= {LARGE:,} (default 1)")
     parser.add_argument("--price-repeat", type=int, default=7,
                         help=f"repeats of each price refresh below N = {LARGE:,} (default 7)")
+    parser.add_argument("--single-row-repeat", type=int, default=7,
+                        help=f"repeats of each single-row pgbench cell at N = {verdicts.REFERENCE_N:,}, where "
+                             "its targets are judged (default 7)")
     parser.add_argument("--check-sheet-rows", type=int, default=1_000_000,
                         help="time `verify-triggers check` at this many sheet rows (default 1,000,000; 0: skip)")
     parser.add_argument("--startup-runs", type=int, default=9,
@@ -163,6 +166,7 @@ def main(argv=None) -> int:
         command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
         started=time.strftime("%Y-%m-%d %H:%M %Z"), sizes=args.sizes, repeat=args.repeat,
         large_repeat=args.large_repeat, price_repeat=args.price_repeat,
+        single_row_repeat=args.single_row_repeat,
         schema_variant=args.schema_variant, pgbench=args.pgbench,
         pgbench_seconds=None if args.pgbench_transactions else args.pgbench_seconds,
         pgbench_transactions=args.pgbench_transactions or None, machine=machine, settings=settings,

@@ -106,6 +106,7 @@ def test_benchmark_smoke_run(pg_server, tmp_path):
                     "## Start-up", "## Setup and machine"):
         assert heading in markdown
     assert "The rounds use two databases at once" in markdown and "`shared_buffers` of" in markdown
+    assert "same, round by round (runs)" in markdown and "x (1) |" in markdown  # one repeat: one round
     assert markdown.count("| 1,000 |") >= 1 + 2 + 4 + 8 + 2 + 1 + 1
     assert "$" not in markdown.split("## Reproduce")[0]  # every template field filled in
     assert len(targets(results)) >= 19
