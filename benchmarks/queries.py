@@ -290,4 +290,17 @@ SETTINGS = sql.SQL("""
 SELECT name, setting, unit FROM pg_catalog.pg_settings WHERE name = ANY(%(names)s) ORDER BY name
 """)
 VERSION = sql.SQL("SELECT pg_catalog.version()")
+# The server's WAL so far: full-page images and bytes (read before and after a run).
+WAL_STATS = sql.SQL("SELECT w.wal_fpi, w.wal_bytes FROM pg_catalog.pg_stat_wal AS w")
+# What each active client backend of one database is doing now: its wait event, or "CPU" where
+# it waits on nothing (running, or ready to run).
+ACTIVE_WAITS = sql.SQL("""
+SELECT coalesce(a.wait_event_type || ':' || a.wait_event, 'CPU')
+FROM pg_catalog.pg_stat_activity AS a
+WHERE
+    a.datname = %(name)s
+    AND a.state = 'active'
+    AND a.backend_type = 'client backend'
+    AND a.pid <> pg_catalog.pg_backend_pid()
+""")
 DATABASE_MB = sql.SQL("SELECT pg_catalog.pg_database_size(%(name)s) / 1048576.0")

@@ -1,11 +1,12 @@
-"""Where the benchmark repeats its single-row cells more, and how it reports their spread.
+"""How the single-row figures are taken: where the cells repeat more, how their spread is
+reported, and what the wait sampler sees.
 
 At 8 clients on two cores one pgbench run of the same code lands anywhere in a band wider than
-the target's margin; the verdict must come from enough rounds, and the report must show the band.
+the target's margin; the verdict must come from enough rounds, the report must show the band,
+and ``benchmarks.floor --waits`` says what the backends spend the time on.
 """
 
 import sys
-from argparse import Namespace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,3 +47,22 @@ def test_each_rounds_ratio_pairs_the_runs_made_in_that_round():
     assert r.ratio("triggers", "bare_update") == 2.0  # the verdict: median over median
     assert _round_range(r) == "2.00x to 3.00x (3)"
     assert _round_range(row([4.4], [2.0])) == "2.20x (1)"
+
+
+def test_the_wait_sampler_sees_what_a_busy_backend_of_its_database_waits_on(pg_server, empty_db):
+    """``benchmarks.floor --waits`` explains a ratio by what the backends wait on (at 8 clients
+    on this machine: the WAL flush); the sampler must see a backend of the database it watches,
+    and only those."""
+    from benchmarks import measure
+
+    with empty_db.connect() as sleeper:
+        watched = empty_db.name
+        with measure.waits(lambda: pg_server.connect("postgres", autocommit=True), watched) as seen:
+            sleeper.execute("SELECT pg_sleep(0.6)")
+        with measure.waits(lambda: pg_server.connect("postgres", autocommit=True), "no_such_database") as unseen:
+            sleeper.execute("SELECT pg_sleep(0.3)")
+    assert seen["Timeout:PgSleep"] >= 3, seen
+    assert set(seen) == {"Timeout:PgSleep"}, seen  # its own backend, in another database, is not counted
+    assert not unseen
+    assert measure.wait_shares(seen) == "Timeout:PgSleep 100%"
+    assert measure.wait_shares(unseen) == "no active backend sampled"

@@ -123,13 +123,18 @@ def test_floor_runs_every_approach_and_its_one_statement_syncs_keep_the_rule(pg_
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.floor", "--n", str(N), "--transactions", "5", "--repeat", "1",
-         "--without", "token", "epoch", "sheet_trigger",
+         "--without", "token", "epoch", "sheet_trigger", "--waits",
          "--dsn", pg_server.url("postgres"), "--db-prefix", prefix],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.splitlines()
+    waits = {(int(line.split()[0]), line.split()[2]) for line in lines if " clients " in line and " waits: " in line}
+    assert all("WAL per cycle: " in line and " full-page images, " in line
+               for line in lines if " waits: " in line), done.stdout[-3000:]
+    lines = [line for line in lines if " waits: " not in line]
     measured = {(int(line.split()[0]), line.split()[2]) for line in lines if " clients " in line}
+    assert waits == measured  # --waits: one more line per approach and client count
     assert measured == {(c, a) for c in (2, 8)
                         for a in ("bare_update", "app_sync", "triggers", "floor", "floor_bucket",
                                   "statement_trigger_floor", "row_trigger_floor", "triggers_without_token",
